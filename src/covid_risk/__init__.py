@@ -1,0 +1,40 @@
+"""covid_risk: calibrated, explained risk of COVID-19 complications.
+
+The public surface is small and re-exported here; submodules are imported on
+first use so that ``import covid_risk`` stays fast for one-patient callers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "FIELDS": "covid_risk.schema",
+    "OUTCOMES": "covid_risk.schema",
+    "SETTING_OUTCOMES": "covid_risk.schema",
+    "field_table": "covid_risk.schema",
+    "ValidationError": "covid_risk.exceptions",
+    "ModelFileError": "covid_risk.exceptions",
+    "DataQualityWarning": "covid_risk.exceptions",
+    "validate": "covid_risk.validation",
+    "ValidationReport": "covid_risk.validation",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'covid_risk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
