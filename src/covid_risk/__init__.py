@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    # schema and errors
     "FIELDS": "covid_risk.schema",
     "OUTCOMES": "covid_risk.schema",
     "SETTING_OUTCOMES": "covid_risk.schema",
@@ -20,8 +21,23 @@ _EXPORTS: dict[str, str] = {
     "ValidationError": "covid_risk.exceptions",
     "ModelFileError": "covid_risk.exceptions",
     "DataQualityWarning": "covid_risk.exceptions",
+    # records in
     "validate": "covid_risk.validation",
+    "Validated": "covid_risk.validation",
     "ValidationReport": "covid_risk.validation",
+    # synthetic cohorts
+    "make_cohort": "covid_risk.synthetic",
+    "save_cohort": "covid_risk.synthetic",
+    "load_cohort": "covid_risk.synthetic",
+    "realism_report": "covid_risk.synthetic",
+    # models
+    "train": "covid_risk.models",
+    "load": "covid_risk.models",
+    "RiskModel": "covid_risk.models",
+    "default_model": "covid_risk.models",
+    # evaluation
+    "evaluate": "covid_risk.evaluate",
+    "Evaluation": "covid_risk.evaluate",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
