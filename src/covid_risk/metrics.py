@@ -1,0 +1,717 @@
+"""Performance metrics for predicted probabilities of a binary outcome.
+
+Pure, vectorised functions of labels ``y`` (0/1), predicted probabilities ``p``
+and optional non-negative ``sample_weight``. Weights are what make the bootstrap
+in :mod:`covid_risk.evaluate` cheap: a bootstrap resample is the original rows
+weighted by how often each was drawn, so every metric here is written for
+weights and never re-sorts the data per resample.
+
+Conventions
+-----------
+- Every function returns ``nan`` (never 0) when the metric is undefined, e.g.
+  AUROC when only one class is present.
+- Ties in ``p`` are handled exactly: tied predictions count one half in AUROC and
+  form one threshold in the precision-recall and ROC curves.
+- Probabilities are clipped to ``[eps, 1 - eps]`` with ``eps = 1e-15`` before any
+  logarithm or logit (log loss, calibration intercept and slope).
+- Calibration intercept and slope are maximum-likelihood logistic fits solved by
+  Newton-Raphson (IRLS) without any penalty; a penalised fit such as
+  scikit-learn's default ``LogisticRegression`` would bias the slope towards 0.
+
+Functions
+---------
+roc_auc, average_precision, brier_score, log_loss, calibration_intercept,
+calibration_slope, expected_calibration_error, observed_expected_ratio,
+net_benefit, treat_all_net_benefit, roc_curve, calibration_curve,
+truth_calibration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "EPS",
+    "average_precision",
+    "bin_ids",
+    "brier_score",
+    "calibration_curve",
+    "calibration_intercept",
+    "calibration_slope",
+    "expected_calibration_error",
+    "log_loss",
+    "logit",
+    "net_benefit",
+    "observed_expected_ratio",
+    "roc_auc",
+    "roc_curve",
+    "treat_all_net_benefit",
+    "truth_calibration",
+    "wilson_interval",
+]
+
+EPS = 1e-15
+"""Clipping applied to probabilities before a logarithm or logit."""
+
+BIN_STRATEGIES = ("quantile", "uniform")
+
+
+# --------------------------------------------------------------------------- checks
+def _check(
+    y: np.ndarray | Sequence[float] | pd.Series,
+    p: np.ndarray | Sequence[float] | pd.Series,
+    sample_weight: np.ndarray | Sequence[float] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``y``, ``p`` and weights as float64 arrays after checking them."""
+    y = np.asarray(y, dtype="float64").ravel()
+    p = np.asarray(p, dtype="float64").ravel()
+    if y.shape != p.shape:
+        raise ValueError(
+            f"y and p must have the same length. Got {y.size} labels and {p.size} "
+            "probabilities."
+        )
+    if not np.all((y == 0.0) | (y == 1.0)):
+        bad = y[~((y == 0.0) | (y == 1.0))][:5]
+        raise ValueError(
+            f"y must hold only 0 and 1 (missing labels removed first). Got {bad.tolist()}."
+        )
+    if not np.all((p >= 0.0) & (p <= 1.0)):
+        bad = p[~((p >= 0.0) & (p <= 1.0))][:5]
+        raise ValueError(
+            f"p must hold probabilities in [0, 1] (no missing values). Got {bad.tolist()}."
+        )
+    if sample_weight is None:
+        w = np.ones_like(p)
+    else:
+        w = np.asarray(sample_weight, dtype="float64").ravel()
+        if w.shape != p.shape:
+            raise ValueError(
+                f"sample_weight must have one weight per row ({p.size}). Got {w.size}."
+            )
+        if not np.all(np.isfinite(w) & (w >= 0.0)):
+            raise ValueError("sample_weight must be finite and non-negative.")
+    return y, p, w
+
+
+def logit(p: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """Return ``log(p / (1 - p))`` after clipping ``p`` to ``[eps, 1 - eps]``."""
+    q = np.clip(np.asarray(p, dtype="float64"), eps, 1.0 - eps)
+    return np.log(q) - np.log1p(-q)
+
+
+def _expit(z: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function."""
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    ez = np.exp(z[~pos])
+    out[~pos] = ez / (1.0 + ez)
+    return out
+
+
+def _wmean(x: np.ndarray, w: np.ndarray) -> float:
+    total = w.sum()
+    return float(np.dot(w, x) / total) if total > 0 else float("nan")
+
+
+# ------------------------------------------------------------ ranking (grouped kernels)
+def _group_counts(
+    inv: np.ndarray, y: np.ndarray, w: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted positives and negatives per distinct prediction (ascending order)."""
+    wy = w * y
+    pos = np.bincount(inv, weights=wy, minlength=n_groups)
+    neg = np.bincount(inv, weights=w - wy, minlength=n_groups)
+    return pos, neg
+
+
+def _auc_from_counts(pos: np.ndarray, neg: np.ndarray) -> float:
+    """AUROC from positives/negatives per distinct prediction in ascending order.
+
+    Each positive scores the negatives strictly below it plus one half of those tied
+    with it (the Mann-Whitney statistic with mid-ranks).
+    """
+    n_pos, n_neg = pos.sum(), neg.sum()
+    if n_pos <= 0 or n_neg <= 0:
+        return float("nan")
+    below = np.cumsum(neg) - neg
+    return float(np.dot(pos, below + 0.5 * neg) / (n_pos * n_neg))
+
+
+def _ap_from_counts(pos: np.ndarray, neg: np.ndarray) -> float:
+    """Average precision from counts per distinct prediction in ascending order.
+
+    ``sum_k (R_k - R_{k-1}) P_k`` over thresholds from the highest prediction down,
+    the step-wise (non-interpolated) definition used by scikit-learn.
+    """
+    n_pos = pos.sum()
+    if n_pos <= 0 or neg.sum() <= 0:
+        return float("nan")
+    pos_d, neg_d = pos[::-1], neg[::-1]
+    tp = np.cumsum(pos_d)
+    called = tp + np.cumsum(neg_d)
+    keep = pos_d > 0
+    return float(np.sum(pos_d[keep] * tp[keep] / called[keep]) / n_pos)
+
+
+def _groups(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    values, inv = np.unique(p, return_inverse=True)
+    return values, inv.ravel()
+
+
+def roc_auc(y, p, *, sample_weight=None) -> float:
+    """Return the area under the ROC curve (concordance statistic).
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    p : array-like of float
+        Predicted probability (any score that ranks works).
+    sample_weight : array-like of float, optional
+        Non-negative row weights (bootstrap counts).
+
+    Returns
+    -------
+    float
+        AUROC with ties counted one half; ``nan`` when only one class is present.
+    """
+    y, p, w = _check(y, p, sample_weight)
+    values, inv = _groups(p)
+    return _auc_from_counts(*_group_counts(inv, y, w, values.size))
+
+
+def average_precision(y, p, *, sample_weight=None) -> float:
+    """Return the area under the precision-recall curve as average precision.
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    p : array-like of float
+        Predicted probability.
+    sample_weight : array-like of float, optional
+        Non-negative row weights.
+
+    Returns
+    -------
+    float
+        Step-wise average precision (equals scikit-learn's
+        ``average_precision_score``); ``nan`` when only one class is present.
+    """
+    y, p, w = _check(y, p, sample_weight)
+    values, inv = _groups(p)
+    return _ap_from_counts(*_group_counts(inv, y, w, values.size))
+
+
+def roc_curve(y, p, *, sample_weight=None) -> pd.DataFrame:
+    """Return the ROC curve, one row per distinct threshold from high to low.
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    p : array-like of float
+        Predicted probability.
+    sample_weight : array-like of float, optional
+        Non-negative row weights.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``threshold`` (predict positive when ``p >= threshold``; the first
+        row is ``inf``: nobody positive), ``fpr`` and ``tpr``. All-``nan`` rates
+        when a class is absent.
+    """
+    y, p, w = _check(y, p, sample_weight)
+    values, inv = _groups(p)
+    pos, neg = _group_counts(inv, y, w, values.size)
+    tp = np.concatenate([[0.0], np.cumsum(pos[::-1])])
+    fp = np.concatenate([[0.0], np.cumsum(neg[::-1])])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = tp / tp[-1] if tp[-1] > 0 else np.full_like(tp, np.nan)
+        fpr = fp / fp[-1] if fp[-1] > 0 else np.full_like(fp, np.nan)
+    thresholds = np.concatenate([[np.inf], values[::-1]])
+    return pd.DataFrame({"threshold": thresholds, "fpr": fpr, "tpr": tpr})
+
+
+# -------------------------------------------------------------- probability scoring
+def brier_score(y, p, *, sample_weight=None) -> float:
+    """Return the Brier score, the mean squared difference between ``p`` and ``y``.
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    p : array-like of float
+        Predicted probability.
+    sample_weight : array-like of float, optional
+        Non-negative row weights.
+
+    Returns
+    -------
+    float
+        Weighted mean of ``(p - y)**2``; lower is better.
+    """
+    y, p, w = _check(y, p, sample_weight)
+    return _wmean((p - y) ** 2, w)
+
+
+def log_loss(y, p, *, sample_weight=None, eps: float = EPS) -> float:
+    """Return the mean negative log-likelihood (cross-entropy).
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    p : array-like of float
+        Predicted probability, clipped to ``[eps, 1 - eps]``.
+    sample_weight : array-like of float, optional
+        Non-negative row weights.
+    eps : float, default=1e-15
+        Clipping that keeps a confident wrong prediction finite.
+
+    Returns
+    -------
+    float
+        Weighted mean of ``-(y log p + (1 - y) log(1 - p))``.
+    """
+    y, p, w = _check(y, p, sample_weight)
+    return _log_loss(y, np.clip(p, eps, 1.0 - eps), w)
+
+
+def _log_loss(y: np.ndarray, q: np.ndarray, w: np.ndarray) -> float:
+    return _wmean(-(y * np.log(q) + (1.0 - y) * np.log1p(-q)), w)
+
+
+def observed_expected_ratio(y, p, *, sample_weight=None) -> float:
+    """Return observed over expected events, ``sum(y) / sum(p)``.
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    p : array-like of float
+        Predicted probability.
+    sample_weight : array-like of float, optional
+        Non-negative row weights.
+
+    Returns
+    -------
+    float
+        1 when the number of predicted events matches; above 1 means risk is
+        under-predicted. ``nan`` when no event is expected.
+    """
+    y, p, w = _check(y, p, sample_weight)
+    expected = float(np.dot(w, p))
+    return float(np.dot(w, y)) / expected if expected > 0 else float("nan")
+
+
+# ------------------------------------------------------------------ logistic fits
+def _newton_logistic(
+    x: np.ndarray | None,
+    y: np.ndarray,
+    w: np.ndarray,
+    offset: np.ndarray,
+    start: tuple[float, float] = (0.0, 1.0),
+    max_iter: int = 50,
+    tol: float = 1e-10,
+) -> tuple[float, float]:
+    """Maximum-likelihood logistic regression of ``y`` on ``a + b x + offset``.
+
+    With ``x=None`` only the intercept ``a`` is fitted (``b`` is returned as
+    ``nan``). Newton-Raphson with step halving on the weighted log-likelihood; no
+    penalty. Returns ``(nan, nan)`` when both classes are not present, the design
+    is singular, or the fit does not converge (for example under separation).
+    """
+    wy = w * y
+    total, events = w.sum(), wy.sum()
+    if events <= 0 or events >= total:
+        return float("nan"), float("nan")
+    if x is None:
+        a = float(start[0])
+        z0 = offset
+        for _ in range(max_iter):
+            mu = _expit(a + z0)
+            grad = events - np.dot(w, mu)
+            hess = np.dot(w, mu * (1.0 - mu))
+            if hess <= 0:
+                return float("nan"), float("nan")
+            step = grad / hess
+            a += step
+            if abs(step) < tol * (1.0 + abs(a)):
+                return a, float("nan")
+        return float("nan"), float("nan")
+
+    beta = np.array(start, dtype="float64")
+
+    def loglik(b: np.ndarray) -> float:
+        z = b[0] + b[1] * x + offset
+        # y z - log(1 + e^z), computed stably
+        return float(np.dot(wy, z) - np.dot(w, np.logaddexp(0.0, z)))
+
+    current = loglik(beta)
+    for _ in range(max_iter):
+        mu = _expit(beta[0] + beta[1] * x + offset)
+        r = wy - w * mu
+        g = np.array([r.sum(), np.dot(r, x)])
+        v = w * mu * (1.0 - mu)
+        vx = v * x
+        h = np.array([[v.sum(), vx.sum()], [vx.sum(), np.dot(vx, x)]])
+        det = h[0, 0] * h[1, 1] - h[0, 1] ** 2
+        if not np.isfinite(det) or det <= 1e-12 * max(h[0, 0] * h[1, 1], 1e-300):
+            return float("nan"), float("nan")
+        step = np.linalg.solve(h, g)
+        t = 1.0
+        for _ in range(30):
+            cand = beta + t * step
+            new = loglik(cand)
+            if new >= current - 1e-12 * abs(current):
+                break
+            t *= 0.5
+        beta, current = cand, new
+        if np.max(np.abs(t * step)) < tol * (1.0 + np.max(np.abs(beta))):
+            return float(beta[0]), float(beta[1])
+    return float("nan"), float("nan")
+
+
+def calibration_intercept(y, p, *, sample_weight=None) -> float:
+    """Return calibration-in-the-large: the intercept ``a`` in ``logit P(y) = a + logit(p)``.
+
+    Logistic regression of ``y`` on an intercept with ``logit(p)`` as offset (slope
+    fixed at 1), fitted by unpenalised maximum likelihood.
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    p : array-like of float
+        Predicted probability, clipped to ``[1e-15, 1 - 1e-15]`` before the logit.
+    sample_weight : array-like of float, optional
+        Non-negative row weights.
+
+    Returns
+    -------
+    float
+        0 when the average risk is right; positive when risk is under-predicted.
+        ``nan`` when only one class is present.
+    """
+    y, p, w = _check(y, p, sample_weight)
+    return _newton_logistic(None, y, w, logit(p))[0]
+
+
+def calibration_slope(y, p, *, sample_weight=None) -> float:
+    """Return the calibration slope ``b`` in ``logit P(y) = a + b logit(p)``.
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    p : array-like of float
+        Predicted probability, clipped to ``[1e-15, 1 - 1e-15]`` before the logit.
+    sample_weight : array-like of float, optional
+        Non-negative row weights.
+
+    Returns
+    -------
+    float
+        1 for well-calibrated spread; below 1 means predictions are too extreme
+        (typical of overfitting), above 1 too moderate. ``nan`` when only one class
+        is present or all predictions are equal.
+    """
+    y, p, w = _check(y, p, sample_weight)
+    return _newton_logistic(logit(p), y, w, np.zeros_like(p))[1]
+
+
+# --------------------------------------------------------------------- binning
+def bin_ids(p: np.ndarray, n_bins: int = 10, strategy: str = "quantile") -> np.ndarray:
+    """Return the bin of each prediction, ``0 .. n_bins - 1``.
+
+    Parameters
+    ----------
+    p : ndarray of float
+        Predicted probabilities.
+    n_bins : int, default=10
+        Number of bins.
+    strategy : {"quantile", "uniform"}, default="quantile"
+        ``"quantile"``: equal-frequency bins with edges at the quantiles of ``p``
+        (ties never split, so bins can be unequal or empty); ``"uniform"``:
+        equal-width bins on ``[0, 1]``. A value on an inner edge goes to the lower
+        bin, as in scikit-learn's ``calibration_curve``.
+
+    Returns
+    -------
+    ndarray of int
+    """
+    if strategy not in BIN_STRATEGIES:
+        raise ValueError(
+            f"strategy must be one of {', '.join(map(repr, BIN_STRATEGIES))}. "
+            f"Got {strategy!r} instead."
+        )
+    if int(n_bins) != n_bins or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive whole number. Got {n_bins!r} instead.")
+    p = np.asarray(p, dtype="float64")
+    if strategy == "quantile":
+        edges = np.percentile(p, np.linspace(0.0, 100.0, int(n_bins) + 1)) if p.size else None
+    else:
+        edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
+    if edges is None:
+        return np.zeros(0, dtype=np.intp)
+    return np.searchsorted(edges[1:-1], p)
+
+
+def _ece_from_bins(bins: np.ndarray, y: np.ndarray, p: np.ndarray, w: np.ndarray,
+                   n_bins: int) -> float:
+    total = w.sum()
+    if total <= 0:
+        return float("nan")
+    wt = np.bincount(bins, weights=w, minlength=n_bins)
+    oy = np.bincount(bins, weights=w * y, minlength=n_bins)
+    ep = np.bincount(bins, weights=w * p, minlength=n_bins)
+    # sum_b (n_b / n) |obs_b - pred_b| = sum_b |O_b - E_b| / n
+    return float(np.abs(oy - ep).sum() / total) if wt.any() else float("nan")
+
+
+def expected_calibration_error(
+    y, p, *, n_bins: int = 10, strategy: str = "quantile", sample_weight=None
+) -> float:
+    """Return the expected calibration error over bins of predicted probability.
+
+    ``ECE = sum_b (n_b / n) |mean(y)_b - mean(p)_b|``.
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    p : array-like of float
+        Predicted probability.
+    n_bins : int, default=10
+        Number of bins.
+    strategy : {"quantile", "uniform"}, default="quantile"
+        Equal-frequency (default: every bin has enough patients to estimate its
+        observed rate, which matters for rare outcomes) or equal-width bins; see
+        :func:`bin_ids`. Bin edges come from the unweighted predictions.
+    sample_weight : array-like of float, optional
+        Non-negative row weights.
+
+    Returns
+    -------
+    float
+        0 for perfect calibration within bins.
+    """
+    y, p, w = _check(y, p, sample_weight)
+    return _ece_from_bins(bin_ids(p, n_bins, strategy), y, p, w, int(n_bins))
+
+
+def calibration_curve(
+    y,
+    p,
+    *,
+    n_bins: int = 10,
+    strategy: str = "quantile",
+    true_risk=None,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """Return reliability-diagram data: observed against predicted risk per bin.
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    p : array-like of float
+        Predicted probability.
+    n_bins : int, default=10
+        Number of bins.
+    strategy : {"quantile", "uniform"}, default="quantile"
+        See :func:`bin_ids`.
+    true_risk : array-like of float, optional
+        The true probability of each row (synthetic data); adds ``mean_true_risk``.
+    ci : float, default=0.95
+        Coverage of the Wilson interval around each observed proportion.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per non-empty bin: ``bin``, ``n``, ``events``, ``mean_predicted``,
+        ``observed``, ``observed_lower``, ``observed_upper`` and, with
+        ``true_risk``, ``mean_true_risk``. ``mean_predicted`` and ``observed``
+        equal scikit-learn's ``calibration_curve``.
+    """
+    y, p, w = _check(y, p)
+    bins = bin_ids(p, n_bins, strategy)
+    n = np.bincount(bins, minlength=n_bins).astype("float64")
+    events = np.bincount(bins, weights=y, minlength=n_bins)
+    sum_p = np.bincount(bins, weights=p, minlength=n_bins)
+    keep = n > 0
+    n, events, sum_p = n[keep], events[keep], sum_p[keep]
+    obs = events / n
+    lower, upper = wilson_interval(events, n, ci=ci)
+    out = pd.DataFrame(
+        {
+            "bin": np.flatnonzero(keep),
+            "n": n.astype("int64"),
+            "events": events.astype("int64"),
+            "mean_predicted": sum_p / n,
+            "observed": obs,
+            "observed_lower": lower,
+            "observed_upper": upper,
+        }
+    )
+    if true_risk is not None:
+        t = np.asarray(true_risk, dtype="float64").ravel()
+        if t.shape != p.shape:
+            raise ValueError("true_risk must have one value per row of p.")
+        out["mean_true_risk"] = np.bincount(bins, weights=t, minlength=n_bins)[keep] / n
+    return out
+
+
+def wilson_interval(events: np.ndarray, n: np.ndarray, *, ci: float = 0.95
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the Wilson score interval for proportions ``events / n``.
+
+    Parameters
+    ----------
+    events, n : ndarray of float
+        Successes and trials (``n > 0``).
+    ci : float, default=0.95
+        Coverage.
+
+    Returns
+    -------
+    tuple of ndarray
+        Lower and upper bounds.
+    """
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + ci / 2.0)
+    events = np.asarray(events, dtype="float64")
+    n = np.asarray(n, dtype="float64")
+    prop = events / n
+    denom = 1.0 + z**2 / n
+    centre = (prop + z**2 / (2.0 * n)) / denom
+    half = z * np.sqrt(prop * (1.0 - prop) / n + z**2 / (4.0 * n**2)) / denom
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
+# ------------------------------------------------------------------ decision curve
+def _check_thresholds(thresholds) -> np.ndarray:
+    t = np.atleast_1d(np.asarray(thresholds, dtype="float64"))
+    if t.ndim != 1 or not np.all((t > 0.0) & (t < 1.0)):
+        raise ValueError(
+            "thresholds must be probabilities strictly between 0 and 1 "
+            f"(e.g. np.arange(0.01, 0.81, 0.01)). Got {t[:5].tolist()}..."
+        )
+    return t
+
+
+def _net_benefit_from_counts(
+    values: np.ndarray, pos: np.ndarray, neg: np.ndarray, thresholds: np.ndarray
+) -> np.ndarray:
+    """Net benefit at each threshold from counts per distinct prediction (ascending)."""
+    total = pos.sum() + neg.sum()
+    if total <= 0:
+        return np.full(thresholds.shape, np.nan)
+    # suffix sums: patients with p >= t are treated
+    tp_at = np.concatenate([np.cumsum(pos[::-1])[::-1], [0.0]])
+    fp_at = np.concatenate([np.cumsum(neg[::-1])[::-1], [0.0]])
+    k = np.searchsorted(values, thresholds, side="left")
+    odds = thresholds / (1.0 - thresholds)
+    return (tp_at[k] - fp_at[k] * odds) / total
+
+
+def net_benefit(y, p, thresholds, *, sample_weight=None) -> np.ndarray:
+    """Return the net benefit of treating patients with ``p >= t``, for each threshold.
+
+    ``NB(t) = TP/n - FP/n * t / (1 - t)`` (Vickers and Elkin, 2006).
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    p : array-like of float
+        Predicted probability.
+    thresholds : array-like of float
+        Threshold probabilities strictly between 0 and 1.
+    sample_weight : array-like of float, optional
+        Non-negative row weights.
+
+    Returns
+    -------
+    ndarray of float
+        One net benefit per threshold. Treating nobody has net benefit 0.
+    """
+    y, p, w = _check(y, p, sample_weight)
+    t = _check_thresholds(thresholds)
+    values, inv = _groups(p)
+    pos, neg = _group_counts(inv, y, w, values.size)
+    return _net_benefit_from_counts(values, pos, neg, t)
+
+
+def treat_all_net_benefit(y, thresholds, *, sample_weight=None) -> np.ndarray:
+    """Return the net benefit of treating everybody, ``prev - (1 - prev) t / (1 - t)``.
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    thresholds : array-like of float
+        Threshold probabilities strictly between 0 and 1.
+    sample_weight : array-like of float, optional
+        Non-negative row weights.
+
+    Returns
+    -------
+    ndarray of float
+    """
+    y_arr = np.asarray(y, dtype="float64").ravel()
+    y_arr, _, w = _check(y_arr, np.zeros_like(y_arr), sample_weight)
+    t = _check_thresholds(thresholds)
+    prev = _wmean(y_arr, w)
+    return prev - (1.0 - prev) * t / (1.0 - t)
+
+
+# ------------------------------------------------------------ distance to the truth
+def truth_calibration(p, true_risk, *, sample_weight=None) -> tuple[float, float]:
+    """Return intercept and slope of ``logit(true_risk)`` regressed on ``logit(p)``.
+
+    Weighted least squares on the logit scale (both clipped to
+    ``[1e-15, 1 - 1e-15]``). A slope of 1 and intercept of 0 mean the predictions
+    are the true risks up to noise; a slope of 0.5 means predicted log-odds are
+    twice as spread out as the truth (too extreme), matching the meaning of the
+    calibration slope against labels.
+
+    Parameters
+    ----------
+    p : array-like of float
+        Predicted probability.
+    true_risk : array-like of float
+        True probability of the same rows.
+    sample_weight : array-like of float, optional
+        Non-negative row weights.
+
+    Returns
+    -------
+    tuple of float
+        ``(intercept, slope)``; ``nan`` when all predictions are equal.
+    """
+    _, p, w = _check(np.zeros(np.size(p)), p, sample_weight)
+    _, t, _ = _check(np.zeros(np.size(true_risk)), true_risk)
+    if t.shape != p.shape:
+        raise ValueError("true_risk must have one value per row of p.")
+    return _wls_line(logit(p), logit(t), w)
+
+
+def _wls_line(x: np.ndarray, z: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    total = w.sum()
+    if total <= 0:
+        return float("nan"), float("nan")
+    mx, mz = np.dot(w, x) / total, np.dot(w, z) / total
+    dx = x - mx
+    sxx = np.dot(w, dx * dx)
+    if sxx <= 1e-12 * total:
+        return float("nan"), float("nan")
+    slope = np.dot(w, dx * (z - mz)) / sxx
+    return float(mz - slope * mx), float(slope)
