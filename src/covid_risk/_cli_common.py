@@ -1,0 +1,162 @@
+"""Options and steps shared by several ``covid-risk`` subcommands.
+
+Library modules are imported inside the functions so that building the parser
+(and ``--help``) does not load LightGBM, shap or the generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from covid_risk._cli_io import CliError, parse_mapping
+from covid_risk.schema import FIELDS, OUTCOMES, SETTING_OUTCOMES, SETTINGS
+
+__all__ = [
+    "add_mapping_options",
+    "add_model_options",
+    "load_model",
+    "model_setting",
+    "parse_columns",
+    "parse_outcomes",
+    "parse_units",
+    "positive_int",
+    "non_negative_int",
+    "validate_frame",
+]
+
+DEFAULT_SETTING = "admission"
+
+
+def positive_int(text: str) -> int:
+    """Argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """Argparse type: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, setting_help: str | None = None) -> None:
+    """Add ``--model PATH`` and ``--setting {community,admission}``."""
+    parser.add_argument(
+        "--model", metavar="PATH",
+        help="model file written by 'covid-risk train' (default: the model shipped with "
+        "the package for --setting)",
+    )
+    parser.add_argument(
+        "--setting", choices=SETTINGS, default=None,
+        help=setting_help or "clinical setting of the default model (default: "
+        f"{DEFAULT_SETTING}; ignored with --model, whose own setting is used)",
+    )
+
+
+def add_mapping_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--units`` and ``--columns`` for reading files in other conventions."""
+    parser.add_argument(
+        "--units", metavar="FIELD=UNIT,...",
+        help="units of columns not in the canonical unit, e.g. 'urea=mg/dL,creatinine=mg/dL'",
+    )
+    parser.add_argument(
+        "--columns", metavar="NAME=FIELD,...",
+        help="rename input columns to schema fields, e.g. 'Age (years)=age,Sex=sex'",
+    )
+
+
+def _unknown_field(name: str, option: str) -> CliError:
+    close = difflib.get_close_matches(name, list(FIELDS), n=3)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else (
+        "; see covid_risk.field_table() for the list of fields"
+    )
+    return CliError(f"{option}: {name!r} is not a field of the patient record{hint}")
+
+
+def parse_units(text: str | None) -> dict[str, str] | None:
+    """Parse ``--units`` into ``{field: unit}`` after checking every field name."""
+    units = parse_mapping(text, option="--units")
+    for name in units:
+        if name not in FIELDS:
+            raise _unknown_field(name, "--units")
+    return units or None
+
+
+def parse_columns(text: str | None) -> dict[str, str] | None:
+    """Parse ``--columns`` into ``{input column: field}`` after checking every target."""
+    columns = parse_mapping(text, option="--columns")
+    for target in columns.values():
+        if target not in FIELDS:
+            raise _unknown_field(target, "--columns")
+    return columns or None
+
+
+def parse_outcomes(text: str | None, setting: str) -> tuple[str, ...] | None:
+    """Parse a comma-separated ``--outcomes`` list and check it against ``setting``.
+
+    Returns ``None`` (meaning every outcome of the setting) for an empty value.
+    """
+    if not text:
+        return None
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    allowed = SETTING_OUTCOMES[setting]
+    for name in names:
+        if name not in allowed:
+            where = "" if name not in OUTCOMES else " (it is an outcome of another setting)"
+            raise CliError(
+                f"--outcomes: {name!r} is not an outcome of the {setting} setting{where}; "
+                f"use some of {', '.join(allowed)}"
+            )
+    return names
+
+
+def load_model(args: argparse.Namespace) -> Any:
+    """Return the model named by ``--model``, or the packaged default for ``--setting``."""
+    if getattr(args, "model", None):
+        import covid_risk
+
+        path = Path(args.model)
+        if not path.exists():
+            raise FileNotFoundError(f"model file {str(path)!r} does not exist")
+        return covid_risk.load(path)
+    from covid_risk.models import default_model
+
+    return default_model(args.setting or DEFAULT_SETTING)
+
+
+def model_setting(model: Any, args: argparse.Namespace) -> str:
+    """Return the clinical setting of ``model`` (falling back to ``--setting``)."""
+    setting = getattr(model, "setting", None)
+    if isinstance(setting, str) and setting in SETTINGS:
+        return setting
+    return getattr(args, "setting", None) or DEFAULT_SETTING
+
+
+def validate_frame(df: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+    """Validate ``df`` with ``--units``/``--columns`` and return the canonical frame.
+
+    Raises
+    ------
+    covid_risk.ValidationError
+        Naming the row, field, value and what is allowed.
+    """
+    import covid_risk
+
+    units = parse_units(getattr(args, "units", None))
+    columns = parse_columns(getattr(args, "columns", None))
+    return covid_risk.validate(df, units=units, columns=columns).data
