@@ -91,6 +91,14 @@ def _version() -> str:
     return __version__
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line pointing at ``--help``."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Print ``covid-risk: error: <message>`` and exit with status 2."""
+        self.exit(2, f"{PROG}: error: {' '.join(message.split())}; see '{self.prog} --help'\n")
+
+
 def _add_global_flags(parser: argparse.ArgumentParser, *, sub: bool) -> None:
     # On subcommands the default is SUPPRESS so that "covid-risk --quiet train"
     # is not undone by the subparser's own default.
@@ -114,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         Parsed arguments carry ``command`` (the subcommand name) and ``run``
         (the function to call with them).
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Calibrated, explained risk of COVID-19 complications. "
         "Synthetic data only: not for clinical decisions.",
@@ -185,9 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version and argparse's own usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if args.command is None:
-        parser.print_usage(sys.stderr)
-        print(f"{PROG}: error: choose a command: "
-              + ", ".join(c.name for c in COMMANDS), file=sys.stderr)
+        print(f"{PROG}: error: choose a command: " + ", ".join(c.name for c in COMMANDS)
+              + f"; see '{PROG} --help'", file=sys.stderr)
         return 2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")

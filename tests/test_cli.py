@@ -1,0 +1,250 @@
+"""Tests of the ``covid-risk`` command line, run in-process through ``main(argv)``."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+
+import covid_risk._cli_scores as cli_scores
+from covid_risk import progress
+from covid_risk._cli_io import (
+    CliError,
+    TableWriter,
+    parse_mapping,
+    read_table,
+    to_jsonable,
+    write_table,
+)
+from covid_risk.cli import COMMANDS, main
+
+
+class _TTY(io.StringIO):
+    """A string buffer that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _one_error_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("covid-risk: error:")]
+    assert len(errors) == 1, err
+    assert "Traceback" not in err
+    return errors[0]
+
+
+# --------------------------------------------------------------------------- parser
+@pytest.mark.parametrize("name", [c.name for c in COMMANDS])
+def test_every_subcommand_help_exits_0_with_examples(name, capsys):
+    """Each subcommand's --help exits 0 and shows usage and an example."""
+    assert main([name, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: covid-risk {name}")
+    assert f"covid-risk {name} " in out.split("examples:")[1]
+
+
+def test_top_level_help_lists_every_command(capsys):
+    """The top-level --help lists all six subcommands."""
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("cohort", "train", "evaluate", "predict", "explain", "scores"):
+        assert f"    {name} " in out
+
+
+def test_version(capsys):
+    """--version prints the package version and exits 0."""
+    from covid_risk import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"covid-risk {__version__}"
+
+
+def test_no_command_is_bad_usage(capsys):
+    """Running without a subcommand exits 2 and names the commands."""
+    assert main([]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "cohort, train, evaluate, predict, explain, scores" in line
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bogus"],
+        ["cohort", "--n", "0", "--out", "x.csv"],
+        ["cohort", "--n", "ten", "--out", "x.csv"],
+        ["cohort", "--setting", "icu", "--out", "x.csv"],
+        ["cohort"],  # --out is required
+        ["evaluate", "c.csv", "--bootstrap", "-1"],
+        ["predict", "p.csv", "--top", "0"],
+    ],
+)
+def test_argparse_errors_exit_2(argv, capsys):
+    """Malformed arguments exit 2 with argparse's one-line message."""
+    assert main(argv) == 2
+    _one_error_line(capsys.readouterr().err)
+
+
+def test_global_flags_work_before_and_after_the_subcommand(monkeypatch):
+    """--quiet and --debug are accepted on either side of the subcommand."""
+    seen = []
+    monkeypatch.setattr(cli_scores, "run", lambda args: seen.append((args.quiet, args.debug)))
+    assert main(["--quiet", "scores", "x.csv"]) == 0
+    assert main(["scores", "x.csv", "--quiet", "--debug"]) == 0
+    assert main(["scores", "x.csv"]) == 0
+    assert seen == [(True, False), (True, True), (False, False)]
+
+
+# --------------------------------------------------------------------------- error handling
+def test_internal_error_exits_1_with_debug_hint(monkeypatch, capsys):
+    """An unexpected exception exits 1 with one error line and the --debug hint."""
+
+    def boom(args):
+        raise RuntimeError("something\nbroke")
+
+    monkeypatch.setattr(cli_scores, "run", boom)
+    assert main(["scores", "x.csv"]) == 1
+    err = capsys.readouterr().err
+    line = _one_error_line(err)
+    assert line == "covid-risk: error: internal error (RuntimeError): something broke"
+    assert "run with --debug for the traceback" in err
+
+
+def test_debug_reraises(monkeypatch):
+    """With --debug the original exception propagates."""
+
+    def boom(args):
+        raise RuntimeError("broke")
+
+    monkeypatch.setattr(cli_scores, "run", boom)
+    with pytest.raises(RuntimeError, match="broke"):
+        main(["--debug", "scores", "x.csv"])
+
+
+def test_validation_error_with_many_problems_is_one_line(monkeypatch, capsys):
+    """A ValidationError listing many problems is folded onto one line."""
+    from covid_risk.exceptions import Problem, ValidationError
+
+    problems = [Problem("age", f"age {v} is impossible", row=i, value=v)
+                for i, v in enumerate([150, -1, 200, 300, 999])]
+
+    def bad(args):
+        raise ValidationError(problems)
+
+    monkeypatch.setattr(cli_scores, "run", bad)
+    assert main(["scores", "x.csv"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line == (
+        "covid-risk: error: 5 problems in the input: row 0: age 150 is impossible; "
+        "row 1: age -1 is impossible; row 2: age 200 is impossible; and 2 more"
+    )
+
+
+def test_missing_input_file_exits_2(tmp_path, capsys):
+    """A missing input file is bad input: exit 2, one line naming the file."""
+    missing = tmp_path / "nope.csv"
+    assert main(["scores", str(missing)]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "nope.csv" in line and "does not exist" in line
+
+
+def test_unknown_extension_exits_2(tmp_path, capsys):
+    """An input that is neither CSV nor Parquet is refused with the accepted extensions."""
+    path = tmp_path / "patients.xlsx"
+    path.write_text("x")
+    assert main(["scores", str(path)]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "'.xlsx'" in line and ".csv, .parquet" in line
+
+
+def test_warnings_are_printed_once_as_one_line(monkeypatch, capsys):
+    """Warnings raised by the library are shown once each, without file paths."""
+    import warnings
+
+    from covid_risk.exceptions import DataQualityWarning
+
+    def warn(args):
+        for _ in range(3):
+            warnings.warn("spo2 55 is implausible\n(kept)", DataQualityWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(cli_scores, "run", warn)
+    assert main(["scores", "x.csv"]) == 0
+    err = capsys.readouterr().err
+    assert err == "covid-risk: warning: spo2 55 is implausible (kept)\n"
+
+
+# --------------------------------------------------------------------------- I/O helpers
+def test_parse_mapping_and_errors():
+    """NAME=VALUE lists parse with spaces trimmed; malformed items name the option."""
+    assert parse_mapping("Old name=age, Sex = sex,", option="--columns") == {
+        "Old name": "age", "Sex": "sex"}
+    assert parse_mapping(None, option="--units") == {}
+    with pytest.raises(CliError, match="--units: cannot read 'urea'"):
+        parse_mapping("urea", option="--units")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_table_round_trip(tmp_path, suffix):
+    """A table written in chunks reads back with the same values."""
+    path = tmp_path / f"t{suffix}"
+    with TableWriter(path) as w:
+        w.write(pd.DataFrame({"a": [1.5, None], "b": ["x", "y"]}))
+        w.write(pd.DataFrame({"a": [3.0], "b": ["z"]}))
+    back = read_table(path)
+    assert back["b"].tolist() == ["x", "y", "z"]
+    assert back["a"].iloc[0] == 1.5 and pd.isna(back["a"].iloc[1]) and back["a"].iloc[2] == 3.0
+    assert w.rows == 3
+
+
+def test_write_table_to_missing_folder_is_bad_usage(tmp_path):
+    """Writing into a folder that does not exist is refused up front."""
+    with pytest.raises(CliError, match="does not exist"):
+        write_table(pd.DataFrame({"a": [1]}), tmp_path / "no" / "t.csv")
+
+
+def test_to_jsonable_handles_numpy_and_missing():
+    """numpy scalars become plain numbers and NaN/NA become null."""
+    import numpy as np
+
+    doc = {"p": np.float64(0.25), "n": np.int64(3), "b": np.bool_(True),
+           "nan": float("nan"), "na": pd.NA, "arr": np.array([1.0, np.inf])}
+    assert json.loads(json.dumps(to_jsonable(doc))) == {
+        "p": 0.25, "n": 3, "b": True, "nan": None, "na": None, "arr": [1.0, None]}
+
+
+# --------------------------------------------------------------------------- progress
+def test_progress_draws_on_a_terminal_only():
+    """The bar draws on a TTY, stays silent on a pipe or with quiet=True."""
+    tty, pipe, quiet = _TTY(), io.StringIO(), _TTY()
+    for stream, q in ((tty, False), (pipe, False), (quiet, True)):
+        with progress.Progress(4, desc="steps", stream=stream, quiet=q, min_interval=0) as bar:
+            for _ in range(4):
+                bar.update()
+    assert pipe.getvalue() == "" and quiet.getvalue() == ""
+    final = tty.getvalue().split("\r")[-1]
+    assert final.startswith("[" + "#" * 30 + "] 4/4 steps")
+    assert final.endswith("\n")
+
+
+def test_track_yields_items_unchanged():
+    """track() passes every item through and counts them."""
+    stream = _TTY()
+    assert list(progress.track(range(3), desc="x", stream=stream)) == [0, 1, 2]
+    assert "3/3 x" in stream.getvalue()
+
+
+def test_stage_reports_done_or_failed():
+    """stage() ends its line with 'done in' or 'failed', and is silent when quiet."""
+    ok, bad, quiet = _TTY(), _TTY(), _TTY()
+    with progress.stage("work", stream=ok, interval=0.01):
+        pass
+    with pytest.raises(ValueError), progress.stage("work", stream=bad, interval=0.01):
+        raise ValueError("x")
+    with progress.stage("work", stream=quiet, quiet=True):
+        pass
+    assert ok.getvalue().split("\r")[-1].startswith("work done in ")
+    assert bad.getvalue().split("\r")[-1] == "work failed\x1b[K\n"
+    assert quiet.getvalue() == ""
