@@ -334,6 +334,7 @@ def model_card(
     *,
     evaluation: Any = None,
     setting: str | None = None,
+    outcomes: Sequence[str] | None = None,
     title: str | None = None,
 ) -> ModelCard:
     """Build the model card of a fitted risk model.
@@ -349,6 +350,8 @@ def model_card(
         performance section.
     setting : {"community", "admission"}, optional
         Clinical setting; default: the model's, else ``"admission"``.
+    outcomes : sequence of str, optional
+        Outcomes described; default: the model's, else all outcomes of the setting.
     title : str, optional
         Card title; default names the population, the outcomes and the method.
 
@@ -372,7 +375,7 @@ def model_card(
         raise ValueError(
             f"Unknown setting {setting!r}; use one of {', '.join(map(repr, _SETTING_TEXT))}."
         )
-    outcomes = _outcomes(model, meta, setting)
+    outcomes = tuple(outcomes) if outcomes else _outcomes(model, meta, setting)
     name = _model_name(model)
     title = title or _default_title(setting, outcomes, name)
     sections = (
@@ -724,18 +727,20 @@ def _model_name(model: Any) -> str:
 def _feature_label(name: str) -> str:
     try:
         from covid_risk.labels import feature_label
-    except ImportError:
+
+        return feature_label(name)
+    except (ImportError, KeyError):
         f = FIELDS.get(name)
         return f.label if f is not None else name.replace("_", " ")
-    return feature_label(name)
 
 
 def _feature_unit(name: str) -> str:
     try:
         from covid_risk.labels import feature_unit
-    except ImportError:
+
+        return feature_unit(name)
+    except (ImportError, KeyError):
         return ""
-    return feature_unit(name)
 
 
 def _metrics_frame(metrics: Any) -> pd.DataFrame | None:
