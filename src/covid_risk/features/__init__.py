@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from covid_risk.features.derived import (
+    AGE_BANDS_4C,
+    AGE_BANDS_OPENSAFELY,
+    BMI_CLASSES,
+    ROOM_AIR_FIO2,
+    age_band_4c,
+    age_band_opensafely,
+    bmi_class,
+    comorbidity_count,
+    derived_features,
+    neutrophil_lymphocyte_ratio,
+    spo2_fio2_ratio,
+    urea_creatinine_ratio,
+)
 from covid_risk.features.scores import (
     CURB65_RISK_GROUPS,
     FOUR_C_DETERIORATION_COEFFICIENTS,
@@ -16,6 +30,20 @@ from covid_risk.features.scores import (
 )
 
 __all__ = [
+    # derived features
+    "AGE_BANDS_4C",
+    "AGE_BANDS_OPENSAFELY",
+    "BMI_CLASSES",
+    "ROOM_AIR_FIO2",
+    "age_band_4c",
+    "age_band_opensafely",
+    "bmi_class",
+    "comorbidity_count",
+    "derived_features",
+    "neutrophil_lymphocyte_ratio",
+    "spo2_fio2_ratio",
+    "urea_creatinine_ratio",
+    # clinical scores
     "CURB65_RISK_GROUPS",
     "FOUR_C_DETERIORATION_COEFFICIENTS",
     "FOUR_C_RISK_GROUPS",
