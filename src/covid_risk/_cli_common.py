@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from covid_risk._cli_io import CliError, parse_mapping
+from covid_risk.exceptions import Problem, ValidationError
 from covid_risk.schema import FIELDS, OUTCOMES, SETTING_OUTCOMES, SETTINGS
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "parse_units",
     "positive_int",
     "non_negative_int",
+    "public",
+    "shift_rows",
     "validate_frame",
 ]
 
@@ -160,3 +163,33 @@ def validate_frame(df: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
     units = parse_units(getattr(args, "units", None))
     columns = parse_columns(getattr(args, "columns", None))
     return covid_risk.validate(df, units=units, columns=columns).data
+
+
+def shift_rows(exc: ValidationError, offset: int) -> ValidationError:
+    """Return ``exc`` with its row numbers moved by ``offset`` (for a file's later chunks)."""
+    if offset == 0:
+        return exc
+    return ValidationError([
+        Problem(p.field, p.message, None if p.row is None else p.row + offset, p.value)
+        for p in exc.problems
+    ])
+
+
+_FALLBACK_MODULES = {
+    "explain": "covid_risk.explanation",
+    "predict_risk": "covid_risk.api",
+}
+
+
+def public(name: str) -> Any:
+    """Return ``covid_risk.<name>``, or the module that defines it if not yet re-exported."""
+    import importlib
+
+    import covid_risk
+
+    try:
+        return getattr(covid_risk, name)
+    except AttributeError:
+        if name not in _FALLBACK_MODULES:
+            raise
+        return getattr(importlib.import_module(_FALLBACK_MODULES[name]), name)

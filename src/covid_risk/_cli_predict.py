@@ -14,6 +14,7 @@ from covid_risk._cli_common import (
     parse_outcomes,
     parse_units,
     positive_int,
+    shift_rows,
 )
 from covid_risk._cli_io import CliError, TableWriter, iter_table, read_json, table_format
 
@@ -56,18 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_mapping_options(parser)
 
 
-def _offset_rows(exc: Any, offset: int) -> Any:
-    """Return ``exc`` with row numbers shifted by ``offset`` (for later chunks)."""
-    from covid_risk.exceptions import Problem, ValidationError
-
-    if offset == 0:
-        return exc
-    return ValidationError([
-        Problem(p.field, p.message, None if p.row is None else p.row + offset, p.value)
-        for p in exc.problems
-    ])
-
-
 class _Predictor:
     """Holds the model and options so each input chunk is scored the same way."""
 
@@ -86,9 +75,9 @@ class _Predictor:
         self.top = args.top
 
     def _predict(self, patient: Any) -> Any:
-        import covid_risk.api as api
+        from covid_risk._cli_common import public
 
-        return api.predict_risk(
+        return public("predict_risk")(
             patient, setting=self.setting, model=self.model, outcomes=self.outcomes,
             explain=self.explain, top=self.top,
         )
@@ -169,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 result = predictor.frame(chunk)
             except ValidationError as exc:
-                raise _offset_rows(exc, offset) from None
+                raise shift_rows(exc, offset) from None
             if args.id_column is not None:
                 result = result.reset_index(drop=True)
                 result.insert(0, args.id_column, chunk[args.id_column].to_numpy())

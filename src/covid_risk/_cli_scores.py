@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from covid_risk._cli_common import add_mapping_options, validate_frame
+from covid_risk._cli_common import add_mapping_options, shift_rows, validate_frame
 from covid_risk._cli_io import CliError, TableWriter, iter_table, table_format
 
 DESCRIPTION = """\
@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the file chunk by chunk and write its scores."""
+    from covid_risk.exceptions import ValidationError
     from covid_risk.features import score_table
     from covid_risk.progress import Progress
 
@@ -47,7 +48,11 @@ def run(args: argparse.Namespace) -> int:
             if args.id_column is not None and args.id_column not in chunk.columns:
                 raise CliError(f"--id: column {args.id_column!r} is not in {args.input!r}; "
                                f"its columns are {', '.join(map(str, chunk.columns))}")
-            scores = score_table(validate_frame(chunk, args)).reset_index(drop=True)
+            try:
+                canonical = validate_frame(chunk, args)
+            except ValidationError as exc:
+                raise shift_rows(exc, rows) from None
+            scores = score_table(canonical).reset_index(drop=True)
             if args.id_column is not None:
                 scores.insert(0, args.id_column, chunk[args.id_column].to_numpy())
             out.write(scores)
