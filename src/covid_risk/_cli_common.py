@@ -150,8 +150,19 @@ def model_setting(model: Any, args: argparse.Namespace) -> str:
     return getattr(args, "setting", None) or DEFAULT_SETTING
 
 
-def validate_frame(df: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+def validate_frame(
+    df: pd.DataFrame, args: argparse.Namespace, *, id_column: str | None = None
+) -> pd.DataFrame:
     """Validate ``df`` with ``--units``/``--columns`` and return the canonical frame.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Rows as read from the file.
+    args : argparse.Namespace
+        Parsed options (``units`` and ``columns`` are used when present).
+    id_column : str, optional
+        Input column kept as the index (so it is not reported as unknown).
 
     Raises
     ------
@@ -162,7 +173,7 @@ def validate_frame(df: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
 
     units = parse_units(getattr(args, "units", None))
     columns = parse_columns(getattr(args, "columns", None))
-    return covid_risk.validate(df, units=units, columns=columns).data
+    return covid_risk.validate(df, units=units, columns=columns, id_column=id_column).data
 
 
 def shift_rows(exc: ValidationError, offset: int) -> ValidationError:

@@ -82,17 +82,17 @@ class _Predictor:
             explain=self.explain, top=self.top,
         )
 
-    def canonical(self, records: Any) -> Any:
-        """Apply --units/--columns (a no-op without them)."""
+    def canonical(self, records: Any, *, id_column: str | None = None) -> Any:
+        """Validate ``records`` with --units/--columns into the canonical frame."""
         import covid_risk
 
-        if self.units is None and self.columns is None:
-            return records
-        return covid_risk.validate(records, units=self.units, columns=self.columns).data
+        return covid_risk.validate(
+            records, units=self.units, columns=self.columns, id_column=id_column
+        ).data
 
-    def frame(self, df: Any) -> Any:
+    def frame(self, df: Any, *, id_column: str | None = None) -> Any:
         """Return the probabilities for a DataFrame of patients."""
-        return self._predict(self.canonical(df))
+        return self._predict(self.canonical(df, id_column=id_column))
 
     def patient(self, record: dict) -> dict:
         """Return the JSON-ready result for one patient given as a dict."""
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
                 raise CliError(f"--id: column {args.id_column!r} is not in {args.input!r}; "
                                f"its columns are {', '.join(map(str, chunk.columns))}")
             try:
-                result = predictor.frame(chunk)
+                result = predictor.frame(chunk, id_column=args.id_column)
             except ValidationError as exc:
                 raise shift_rows(exc, offset) from None
             if args.id_column is not None:

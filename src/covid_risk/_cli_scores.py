@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                 raise CliError(f"--id: column {args.id_column!r} is not in {args.input!r}; "
                                f"its columns are {', '.join(map(str, chunk.columns))}")
             try:
-                canonical = validate_frame(chunk, args)
+                canonical = validate_frame(chunk, args, id_column=args.id_column)
             except ValidationError as exc:
                 raise shift_rows(exc, rows) from None
             scores = score_table(canonical).reset_index(drop=True)
