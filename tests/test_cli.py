@@ -248,3 +248,62 @@ def test_stage_reports_done_or_failed():
     assert ok.getvalue().split("\r")[-1].startswith("work done in ")
     assert bad.getvalue().split("\r")[-1] == "work failed\x1b[K\n"
     assert quiet.getvalue() == ""
+
+
+# --------------------------------------------------------------------------- scores
+_PATIENTS = """\
+pid,age,sex,respiratory_rate,spo2,urea,gcs,crp,chronic_cardiac,systolic_bp,diastolic_bp,heart_rate,temperature,on_oxygen
+a,81,male,31,91,12,15,120,yes,95,60,110,38.5,no
+b,45,female,16,98,4,15,5,no,130,80,70,36.8,no
+"""
+
+
+@pytest.fixture
+def patients_csv(tmp_path):
+    path = tmp_path / "patients.csv"
+    path.write_text(_PATIENTS)
+    return path
+
+
+def test_scores_to_stdout_match_hand_computed(patients_csv, capsys):
+    """Scores of two hand-scored patients: 4C 16/0, CURB-65 4/0, NEWS2 10/0, qSOFA 2/0."""
+    assert main(["scores", str(patients_csv), "--id", "pid"]) == 0
+    captured = capsys.readouterr()
+    out = pd.read_csv(io.StringIO(captured.out))
+    assert out["pid"].tolist() == ["a", "b"]
+    assert out["four_c_mortality"].tolist() == [16, 0]
+    assert out["curb65"].tolist() == [4, 0]
+    assert out["news2"].tolist() == [10, 0]
+    assert out["qsofa"].tolist() == [2, 0]
+    assert captured.err == ""  # the id column is not reported as unknown
+
+
+def test_scores_to_parquet_with_units_and_column_mapping(patients_csv, tmp_path, capsys):
+    """--units converts BUN in mg/dL (40 -> 14.3 mmol/L, 3 points) and --columns renames."""
+    text = _PATIENTS.replace("urea", "BUN").replace(",12,15,", ",40,15,")
+    src = tmp_path / "us.csv"
+    src.write_text(text)
+    out = tmp_path / "scores.parquet"
+    argv = ["scores", str(src), "--columns", "BUN=urea", "--units", "urea=mg/dL BUN",
+            "--id", "pid", "--out", str(out)]
+    assert main(argv) == 0
+    assert "wrote clinical scores for 2 patients" in capsys.readouterr().out
+    scores = pd.read_parquet(out)
+    assert scores["four_c_mortality"].tolist() == [18, 0]
+
+
+def test_scores_impossible_age_exits_2(patients_csv, tmp_path, capsys):
+    """An impossible age in the CSV is bad input: exit 2, one line naming field, value and row."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text(_PATIENTS.replace("\nb,45,", "\nb,181,"))
+    assert main(["scores", str(bad), "--id", "pid"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "'age'" in line and "181" in line and "row 1" in line and "120" in line
+
+
+def test_scores_unknown_mapping_target_exits_2(patients_csv, capsys):
+    """A --columns target that is not a field exits 2 and suggests the close match."""
+    assert main(["scores", str(patients_csv), "--columns", "pid=agee"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line == ("covid-risk: error: --columns: 'agee' is not a field of the patient "
+                    "record; did you mean 'age'?")
