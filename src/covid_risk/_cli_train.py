@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
-from covid_risk._cli_common import parse_outcomes
-from covid_risk._cli_io import format_table
-from covid_risk.schema import SETTINGS
+from covid_risk._cli_common import parse_outcomes, positive_float, positive_int
+from covid_risk._cli_io import CliError, format_table
+from covid_risk.schema import SETTING_OUTCOMES, SETTINGS
 
 DESCRIPTION = """\
 Train one calibrated LightGBM model per outcome on a cohort (CSV or Parquet,
@@ -31,8 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="clinical setting the model is for (default: admission)")
     parser.add_argument("--outcomes", metavar="NAME,...",
                         help="comma-separated outcomes to model (default: every outcome of "
-                        "the setting present in the cohort)")
+                        "the setting that the cohort has a column for)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--n-estimators", type=positive_int, metavar="N",
+                        help="most boosting rounds per outcome (default: the library's, "
+                        "with early stopping)")
+    parser.add_argument("--learning-rate", type=positive_float, metavar="RATE",
+                        help="boosting learning rate (default: the library's)")
     parser.add_argument("--out", required=True, metavar="PATH",
                         help="model file to write (conventionally .crmodel)")
 
@@ -61,15 +67,34 @@ def run(args: argparse.Namespace) -> int:
     from covid_risk.progress import stage
 
     outcomes = parse_outcomes(args.outcomes, args.setting)
+    folder = Path(args.out).resolve().parent
+    if not folder.is_dir():
+        raise CliError(f"--out: folder {str(folder)!r} does not exist; create it first")
     with stage(f"reading {args.cohort}", quiet=args.quiet):
         cohort = covid_risk.load_cohort(args.cohort)
+    available = tuple(o for o in SETTING_OUTCOMES[args.setting] if o in cohort.columns)
+    if outcomes is None:
+        if not available:
+            raise CliError(
+                f"{args.cohort!r} has no outcome column of the {args.setting} setting "
+                f"({', '.join(SETTING_OUTCOMES[args.setting])}); train needs at least one"
+            )
+        outcomes = available
+    missing = [o for o in outcomes if o not in cohort.columns]
+    if missing:
+        raise CliError(f"--outcomes: {args.cohort!r} has no column {', '.join(map(repr, missing))}")
+    options = {}
+    if args.n_estimators is not None:
+        options["n_estimators"] = args.n_estimators
+    if args.learning_rate is not None:
+        options["learning_rate"] = args.learning_rate
     with stage(f"training on {len(cohort)} records", quiet=args.quiet):
         model = covid_risk.train(
-            cohort, setting=args.setting, outcomes=outcomes, random_state=args.seed
+            cohort, setting=args.setting, outcomes=outcomes, random_state=args.seed, **options
         )
     model.save(args.out)
-    trained = getattr(model, "outcomes", outcomes)
-    print(f"trained a {args.setting} model for {', '.join(trained or [])} on "
+    trained = getattr(model, "outcomes_", None) or outcomes or ()
+    print(f"trained a {args.setting} model for {', '.join(trained)} on "
           f"{len(cohort)} records; saved to {args.out}")
     table = held_out_table(model)
     if table is not None:
