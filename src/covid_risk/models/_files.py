@@ -1,0 +1,442 @@
+r"""Model files: one file, no pickle, verified before anything is built.
+
+Layout (all integers big-endian)
+--------------------------------
+========  =========  ===========================================================
+offset    size       content
+========  =========  ===========================================================
+0         14         magic ``b"\x89COVIDRISK\r\n\x1a\n"`` (PNG-style: catches
+                     text-mode and truncating transfers)
+14        8          length ``m`` of the manifest
+22        32         SHA-256 of the manifest
+54        32         HMAC-SHA256 of the manifest, or 32 zero bytes if unsigned
+86        ``m``      manifest: UTF-8 JSON
+86 + m    ...        the parts, concatenated in manifest order
+========  =========  ===========================================================
+
+The manifest records the format (``"covid_risk.model"``) and its version, the
+covid_risk and LightGBM versions, the schema hash, the model-matrix hash, the
+setting, outcomes, creation time and, for every part, its name, size and
+SHA-256. The parts are
+
+* ``model.json``: the model's settings, outcomes, feature names and metadata;
+* ``schema.json``: the schema hash and the model-matrix specification
+  (columns, category codes, monotone directions);
+* ``boosters/<outcome>.txt``: LightGBM's own text model;
+* ``calibrators/<outcome>.json``: the calibrator's parameters.
+
+:func:`load` checks, in this order and before building any booster: the magic
+(a pickle, zip, JSON or LightGBM text file is refused as foreign and never
+executed), the header and manifest lengths (truncation), the manifest hash, the
+HMAC signature when a key is given, the format and versions, the schema and
+matrix hashes, the total length, the set of parts, and the hash of every part.
+Each failure raises a specific :class:`~covid_risk.exceptions.ModelFileError`:
+:class:`~covid_risk.exceptions.NotAModelFileError` for foreign files,
+:class:`~covid_risk.exceptions.ModelIntegrityError` for changed, truncated or
+mismatched content, :class:`~covid_risk.exceptions.IncompatibleModelError` for a
+newer format, another LightGBM major version or a different schema.
+
+Signing
+-------
+With a key (the ``hmac_key`` argument, else the ``COVID_RISK_MODEL_KEY``
+environment variable) :meth:`RiskModel.save` signs the manifest and
+:func:`load` refuses a file whose signature is missing or wrong. SHA-256 alone
+detects accidents; only the signature detects a deliberate change.
+
+Byte identity
+-------------
+Every part is written deterministically (sorted-key JSON, LightGBM text), and
+nothing time-dependent is written unless the model's ``created`` setting asks
+for it, so the same cohort and seed give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+
+from covid_risk.exceptions import (
+    IncompatibleModelError,
+    ModelIntegrityError,
+    NotAModelFileError,
+)
+from covid_risk.features.matrix import matrix_spec, matrix_spec_hash
+from covid_risk.schema import SETTING_OUTCOMES, schema_hash
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "KEY_ENV",
+    "MAGIC",
+    "load",
+    "load_bytes",
+    "model_to_bytes",
+    "read_manifest",
+    "save_model",
+]
+
+MAGIC = b"\x89COVIDRISK\r\n\x1a\n"
+FORMAT = "covid_risk.model"
+FORMAT_VERSION = "1.0"
+KEY_ENV = "COVID_RISK_MODEL_KEY"
+_HEADER = struct.Struct(">Q32s32s")
+_UNSIGNED = bytes(32)
+_PREFIX = len(MAGIC) + _HEADER.size
+
+
+def _dumps(obj: Any) -> bytes:
+    return (json.dumps(obj, sort_keys=True, indent=1, ensure_ascii=True) + "\n").encode("ascii")
+
+
+def _key(hmac_key: str | bytes | None) -> bytes | None:
+    """Resolve the signing key: argument, else environment; empty means none."""
+    if hmac_key is None:
+        hmac_key = os.environ.get(KEY_ENV) or None
+    if hmac_key is None or len(hmac_key) == 0:
+        return None
+    return hmac_key.encode("utf-8") if isinstance(hmac_key, str) else bytes(hmac_key)
+
+
+def _major(version: str) -> int:
+    try:
+        return int(str(version).split(".")[0])
+    except ValueError:
+        raise ModelIntegrityError(f"Unreadable version {version!r} in the model file.") from None
+
+
+# ----------------------------------------------------------------------------- writing
+def model_to_bytes(model: Any, *, hmac_key: str | bytes | None = None) -> bytes:
+    """Serialise a fitted :class:`RiskModel` to the model-file bytes."""
+    model._check_fitted()
+    from covid_risk.models._risk_model import _jsonable
+
+    settings = _jsonable(model.get_params())
+    parts: list[tuple[str, bytes]] = [
+        (
+            "model.json",
+            _dumps(
+                {
+                    "settings": settings,
+                    "outcomes": list(model.outcomes_),
+                    "feature_names": list(model.feature_names_),
+                    "version": model.version_,
+                    "metadata": model.metadata_,
+                }
+            ),
+        ),
+        (
+            "schema.json",
+            _dumps({"schema_hash": schema_hash(), "matrix": matrix_spec(model.setting)}),
+        ),
+    ]
+    for outcome in model.outcomes_:
+        text = model.boosters_[outcome].model_to_string()
+        parts.append((f"boosters/{outcome}.txt", text.encode("utf-8")))
+    for outcome in model.outcomes_:
+        cal = {"outcome": outcome, **model.calibrators_[outcome].to_dict()}
+        parts.append((f"calibrators/{outcome}.json", _dumps(cal)))
+    key = _key(hmac_key)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library_version": model.version_,
+        "lightgbm_version": lgb.__version__,
+        "schema_hash": schema_hash(),
+        "matrix_hash": matrix_spec_hash(setting=model.setting),
+        "setting": model.setting,
+        "outcomes": list(model.outcomes_),
+        "created": model.metadata_.get("created"),
+        "signed": key is not None,
+        "parts": [
+            {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in parts
+        ],
+    }
+    manifest_bytes = _dumps(manifest)
+    signature = hmac.new(key, manifest_bytes, hashlib.sha256).digest() if key else _UNSIGNED
+    header = _HEADER.pack(len(manifest_bytes), hashlib.sha256(manifest_bytes).digest(), signature)
+    return b"".join([MAGIC, header, manifest_bytes, *(data for _, data in parts)])
+
+
+def save_model(model: Any, path: Any, *, hmac_key: str | bytes | None = None) -> None:
+    """Write ``model`` to ``path`` atomically (temporary file, then rename)."""
+    data = model_to_bytes(model, hmac_key=hmac_key)
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ----------------------------------------------------------------------------- reading
+def _foreign(data: bytes, source: str) -> NotAModelFileError:
+    head = data[:16]
+    if head[:1] == b"\x80" or head[:1] in (b"(", b"]", b"}", b"c") and b"\n" not in head[:2]:
+        what = (
+            "It looks like a Python pickle (or joblib file). covid_risk never unpickles: "
+            "loading a pickle can run arbitrary code"
+        )
+    elif head.startswith(b"PK\x03\x04"):
+        what = "It is a zip archive"
+    elif head.startswith(b"\x1f\x8b"):
+        what = "It is gzip-compressed"
+    elif head.lstrip()[:1] in (b"{", b"["):
+        what = "It looks like JSON"
+    elif head.startswith(b"tree") or head.startswith(b"version="):
+        what = "It looks like a bare LightGBM text model"
+    elif len(data) == 0:
+        what = "It is empty"
+    else:
+        what = "It does not start with the covid_risk model signature"
+    return NotAModelFileError(
+        f"{source} is not a covid_risk model file. {what}. Load files written by "
+        "RiskModel.save (usually *.crmodel), or retrain with covid_risk.train."
+    )
+
+
+def _split(data: bytes, source: str, hmac_key: str | bytes | None) -> tuple[dict, bytes]:
+    """Verify magic, header, manifest hash and signature; return (manifest, payload)."""
+    if not data.startswith(MAGIC):
+        if MAGIC.startswith(data) and data:
+            raise ModelIntegrityError(f"{source} is truncated: it ends inside the signature.")
+        raise _foreign(data, source)
+    if len(data) < _PREFIX:
+        raise ModelIntegrityError(
+            f"{source} is truncated: {len(data)} bytes, shorter than the {_PREFIX}-byte header."
+        )
+    length, digest, signature = _HEADER.unpack_from(data, len(MAGIC))
+    end = _PREFIX + length
+    if end > len(data):
+        raise ModelIntegrityError(
+            f"{source} is truncated: the manifest needs {length} bytes but only "
+            f"{len(data) - _PREFIX} follow the header."
+        )
+    manifest_bytes = data[_PREFIX:end]
+    if hashlib.sha256(manifest_bytes).digest() != digest:
+        raise ModelIntegrityError(
+            f"{source} has been changed or corrupted: its manifest does not match its SHA-256."
+        )
+    key = _key(hmac_key)
+    if key is not None:
+        if signature == _UNSIGNED:
+            raise ModelIntegrityError(
+                f"{source} is not signed, but a signing key was given (argument or "
+                f"{KEY_ENV}); refusing an unsigned file. Pass hmac_key=b'' to skip the check."
+            )
+        expected = hmac.new(key, manifest_bytes, hashlib.sha256).digest()
+        if not hmac.compare_digest(signature, expected):
+            raise ModelIntegrityError(
+                f"{source} has a signature that does not match the key: it was changed or "
+                "signed with another key."
+            )
+    try:
+        manifest = json.loads(manifest_bytes.decode("ascii"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelIntegrityError(f"{source} has an unreadable manifest ({exc}).") from None
+    if not isinstance(manifest, dict):
+        raise ModelIntegrityError(f"{source} has a manifest that is not a JSON object.")
+    return manifest, data[end:]
+
+
+def _check_manifest(manifest: dict, source: str) -> None:
+    if manifest.get("format") != FORMAT:
+        raise NotAModelFileError(
+            f"{source} is not a covid_risk model file (format {manifest.get('format')!r})."
+        )
+    version = str(manifest.get("format_version", ""))
+    if _major(version) > _major(FORMAT_VERSION):
+        raise IncompatibleModelError(
+            f"{source} uses model-file format {version}, newer than the {FORMAT_VERSION} this "
+            "covid_risk reads. Upgrade covid_risk or re-save the model with this version."
+        )
+    from covid_risk import __version__
+
+    if _major(manifest.get("library_version", "0")) > _major(__version__):
+        raise IncompatibleModelError(
+            f"{source} was written by covid_risk {manifest['library_version']}, a newer major "
+            f"version than the installed {__version__}. Upgrade covid_risk."
+        )
+    file_lgb = str(manifest.get("lightgbm_version", "0"))
+    if _major(file_lgb) != _major(lgb.__version__):
+        raise IncompatibleModelError(
+            f"{source} holds LightGBM {file_lgb} models, but LightGBM {lgb.__version__} is "
+            "installed; text models do not load across major versions. Install LightGBM "
+            f"{_major(file_lgb)}.x or retrain."
+        )
+    if manifest.get("schema_hash") != schema_hash():
+        raise IncompatibleModelError(
+            f"{source} was trained on a different patient schema (schema hash "
+            f"{str(manifest.get('schema_hash'))[:12]}... vs {schema_hash()[:12]}...). "
+            "Retrain the model with this version of covid_risk."
+        )
+    setting = manifest.get("setting")
+    if setting not in SETTING_OUTCOMES:
+        raise ModelIntegrityError(f"{source} names an unknown setting {setting!r}.")
+    if manifest.get("matrix_hash") != matrix_spec_hash(setting=setting):
+        raise IncompatibleModelError(
+            f"{source} was trained on a different model matrix (features or their encoding "
+            "changed since). Retrain the model with this version of covid_risk."
+        )
+
+
+def _check_parts(manifest: dict, payload: bytes, source: str) -> dict[str, bytes]:
+    outcomes = manifest.get("outcomes")
+    entries = manifest.get("parts")
+    if not isinstance(outcomes, list) or not isinstance(entries, list) or not outcomes:
+        raise ModelIntegrityError(f"{source} has a manifest without outcomes or parts.")
+    unknown = [o for o in outcomes if o not in SETTING_OUTCOMES[manifest["setting"]]]
+    if unknown:
+        raise ModelIntegrityError(f"{source} names unknown outcome(s) {unknown!r}.")
+    try:
+        names = [str(e["name"]) for e in entries]
+        sizes = [int(e["size"]) for e in entries]
+        digests = [str(e["sha256"]) for e in entries]
+    except (KeyError, TypeError, ValueError):
+        raise ModelIntegrityError(f"{source} has a malformed list of parts.") from None
+    expected = ["model.json", "schema.json"]
+    expected += [f"boosters/{o}.txt" for o in outcomes]
+    expected += [f"calibrators/{o}.json" for o in outcomes]
+    if sorted(names) != sorted(expected) or len(set(names)) != len(names):
+        raise ModelIntegrityError(
+            f"{source} has parts {names} but a model of {outcomes} needs exactly {expected}."
+        )
+    if min(sizes) < 0 or sum(sizes) != len(payload):
+        problem = "truncated" if sum(sizes) > len(payload) else "longer than its manifest says"
+        raise ModelIntegrityError(
+            f"{source} is {problem}: the manifest lists {sum(sizes)} bytes of parts, "
+            f"{len(payload)} are present."
+        )
+    parts: dict[str, bytes] = {}
+    offset = 0
+    for name, size, digest in zip(names, sizes, digests, strict=True):
+        data = payload[offset : offset + size]
+        offset += size
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise ModelIntegrityError(
+                f"{source}: part {name!r} does not match its SHA-256 in the manifest; the file "
+                "was changed, corrupted or its parts were rearranged."
+            )
+        parts[name] = data
+    return parts
+
+
+def read_manifest(path: Any, *, hmac_key: str | bytes | None = b"") -> dict:
+    """Return a model file's verified manifest without building the model.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Model file.
+    hmac_key : str or bytes, optional
+        Checked as in :func:`load`; by default the signature is not checked.
+    """
+    data = Path(path).read_bytes()
+    manifest, payload = _split(data, str(path), hmac_key)
+    _check_manifest(manifest, str(path))
+    _check_parts(manifest, payload, str(path))
+    return manifest
+
+
+def load_bytes(data: bytes, *, hmac_key: str | bytes | None = None, source: str = "The data"):
+    """Build a :class:`RiskModel` from model-file bytes (see :func:`load`)."""
+    from covid_risk.models._calibration import calibrator_from_dict
+    from covid_risk.models._risk_model import RiskModel
+
+    data = bytes(data)
+    manifest, payload = _split(data, source, hmac_key)
+    _check_manifest(manifest, source)
+    parts = _check_parts(manifest, payload, source)
+    # every byte is verified; only now is anything built
+    try:
+        doc = json.loads(parts["model.json"])
+        schema_doc = json.loads(parts["schema.json"])
+        calibrator_docs = {
+            o: json.loads(parts[f"calibrators/{o}.json"]) for o in manifest["outcomes"]
+        }
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelIntegrityError(f"{source} has an unreadable JSON part ({exc}).") from None
+    setting = manifest["setting"]
+    if schema_doc.get("matrix") != matrix_spec(setting):
+        raise IncompatibleModelError(
+            f"{source} describes a model matrix that differs from this covid_risk's; retrain."
+        )
+    if doc.get("outcomes") != manifest["outcomes"] or doc.get("settings", {}).get(
+        "setting"
+    ) != setting:
+        raise ModelIntegrityError(f"{source}: model.json disagrees with the manifest.")
+    for outcome, cal in calibrator_docs.items():
+        if cal.get("outcome") != outcome:
+            raise ModelIntegrityError(
+                f"{source}: calibrators/{outcome}.json holds the calibrator of "
+                f"{cal.get('outcome')!r}; parts were swapped."
+            )
+    settings = doc["settings"]
+    model = RiskModel(**settings)
+    boosters = {}
+    for outcome in manifest["outcomes"]:
+        booster = lgb.Booster(model_str=parts[f"boosters/{outcome}.txt"].decode("utf-8"))
+        if tuple(booster.feature_name()) != tuple(doc["feature_names"]):
+            raise ModelIntegrityError(
+                f"{source}: the booster of {outcome!r} has features that differ from the model's."
+            )
+        boosters[outcome] = booster
+    model.outcomes_ = tuple(manifest["outcomes"])
+    model.boosters_ = boosters
+    model.calibrators_ = {
+        o: calibrator_from_dict({k: v for k, v in c.items() if k != "outcome"})
+        for o, c in calibrator_docs.items()
+    }
+    model.feature_names_ = tuple(doc["feature_names"])
+    model.version_ = doc["version"]
+    model.metadata_ = doc["metadata"]
+    import pandas as pd
+
+    model.held_out_ = pd.DataFrame.from_dict(model.metadata_.get("metrics", {}), orient="index")
+    return model
+
+
+def load(path: Any, *, hmac_key: str | bytes | None = None):
+    """Load a model file written by :meth:`RiskModel.save`, verifying it first.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file.
+    hmac_key : str or bytes, optional
+        Key to check the HMAC-SHA256 signature with. Default: the
+        ``COVID_RISK_MODEL_KEY`` environment variable if set; with a key, an
+        unsigned or wrongly signed file is refused. Pass ``b""`` to skip.
+
+    Returns
+    -------
+    RiskModel
+        Fitted, with identical predictions to the saved model.
+
+    Raises
+    ------
+    covid_risk.exceptions.NotAModelFileError
+        For a file that is not a covid_risk model (a pickle is never unpickled).
+    covid_risk.exceptions.ModelIntegrityError
+        For a changed, truncated or rearranged file, or a bad signature.
+    covid_risk.exceptions.IncompatibleModelError
+        For a newer format, another LightGBM major version or another schema.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No model file at {str(path)!r}.") from None
+    return load_bytes(data, hmac_key=hmac_key, source=repr(str(path)))

@@ -1,0 +1,588 @@
+"""RiskModel: one calibrated LightGBM booster per outcome, behind one estimator.
+
+How a probability is made
+-------------------------
+1. The records become the canonical DataFrame (validated when they are not
+   canonical yet) and then the model matrix (:func:`covid_risk.features.model_matrix`).
+2. Each outcome's booster gives raw log-odds (:meth:`RiskModel.predict_raw`).
+3. Each outcome's calibrator, fitted on a held-out split, turns them into a
+   probability.
+4. Coherence: the outcomes of the admission setting are nested -- invasive
+   ventilation implies ICU admission, and death, ICU admission and invasive
+   ventilation each imply deterioration (ISARIC 4C definition). Separately
+   fitted models can disagree by a little, so after calibration the probability
+   of a containing outcome is raised to the largest probability of the outcomes
+   it contains: ``icu = max(icu, imv)``, then
+   ``deterioration = max(deterioration, death, icu, imv)``. A patient's
+   deterioration probability is therefore never below their death, ICU or
+   ventilation probability, and ICU never below ventilation. Raising (rather
+   than lowering) keeps the estimate of the more common outcome from being
+   dragged down by noise in a rarer one; on held-out synthetic data the
+   adjustment moves few patients and by little (see the benchmarks).
+
+Training splits
+---------------
+``fit`` shuffles the rows with ``random_state`` and cuts them into three
+disjoint parts (default 70 / 15 / 15 %): boosting, early stopping (also used for
+the held-out metrics in ``metadata_["metrics"]``) and calibration. Rows whose
+label for an outcome is missing are left out of that outcome only.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
+from covid_risk.exceptions import NotFittedError
+from covid_risk.features.matrix import (
+    feature_names,
+    matrix_spec,
+    model_matrix,
+    monotone_constraints,
+)
+from covid_risk.models._calibration import (
+    CALIBRATION_METHODS,
+    Calibrator,
+    SigmoidCalibrator,
+    fit_calibrator,
+)
+from covid_risk.models._inputs import as_canonical
+from covid_risk.models._lgbm import booster_params, train_booster
+from covid_risk.schema import OUTCOMES, SETTING_OUTCOMES, SETTINGS, schema_hash
+
+__all__ = ["COHERENCE_RULES", "RiskModel", "apply_coherence"]
+
+COHERENCE_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("icu", ("imv",)),
+    ("deterioration", ("death", "icu", "imv")),
+)
+"""(containing outcome, outcomes it contains), applied in this order after calibration."""
+
+_COHORT_ATTRS = ("generator_version", "scenario", "seed", "setting", "n_patients")
+
+
+def apply_coherence(probabilities: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Raise each containing outcome to the largest probability of the outcomes it contains.
+
+    Parameters
+    ----------
+    probabilities : mapping of str to ndarray
+        Calibrated probabilities per outcome (any subset of outcomes).
+
+    Returns
+    -------
+    dict of str to ndarray
+        The same outcomes; see :data:`COHERENCE_RULES`. Rules whose containing
+        outcome is absent are skipped; contained outcomes that are absent are
+        ignored.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = apply_coherence({"death": np.array([0.4]), "deterioration": np.array([0.3])})
+    >>> float(out["deterioration"][0])
+    0.4
+    """
+    out = {k: np.asarray(v, dtype="float64") for k, v in probabilities.items()}
+    for container, parts in COHERENCE_RULES:
+        if container not in out:
+            continue
+        present = [out[p] for p in parts if p in out]
+        if present:
+            out[container] = np.maximum.reduce([out[container], *present])
+    return out
+
+
+def _needed(outcome: str) -> list[str]:
+    """Outcomes whose probabilities are needed to give ``outcome`` coherently."""
+    need = [outcome]
+    for container, parts in COHERENCE_RULES:
+        if container in need:
+            need.extend(p for p in parts if p not in need)
+    return need
+
+
+def _outcome_seed(seed: int, outcome: str) -> int:
+    """Return a LightGBM seed per outcome, independent of which other outcomes are trained."""
+    index = OUTCOMES.index(outcome) if outcome in OUTCOMES else len(OUTCOMES)
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0] % (2**31 - 1))
+
+
+def _labels(cohort: pd.DataFrame, outcome: str) -> np.ndarray:
+    """Outcome column as float 0/1 with NaN for missing; a clear error when absent."""
+    if outcome not in cohort.columns:
+        raise ValueError(
+            f"The cohort has no column {outcome!r}; training needs one boolean column per "
+            f"outcome. Columns present: {', '.join(map(str, cohort.columns[:12]))}"
+            f"{' ...' if cohort.shape[1] > 12 else ''}. Pass outcomes=[...] to train on a subset."
+        )
+    col = cohort[outcome]
+    try:
+        y = col.astype("boolean").to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Outcome column {outcome!r} must be yes/no (boolean); got dtype {col.dtype}."
+        ) from None
+    return y
+
+
+def _resolve_created(created: Any, cohort: pd.DataFrame) -> str | None:
+    """Creation time recorded in the metadata (deterministic unless ``"now"``)."""
+    if created is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        if epoch:
+            stamp = _dt.datetime.fromtimestamp(int(epoch), tz=_dt.timezone.utc)
+            return stamp.isoformat(timespec="seconds")
+        value = cohort.attrs.get("created") if hasattr(cohort, "attrs") else None
+        return str(value) if value is not None else None
+    if isinstance(created, str) and created == "now":
+        return _dt.datetime.now(tz=_dt.timezone.utc).isoformat(timespec="seconds")
+    if isinstance(created, _dt.datetime):
+        return created.isoformat(timespec="seconds")
+    return str(created)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def _metrics(y: np.ndarray, raw: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Held-out metrics of one outcome (rounded so metadata stays readable)."""
+    out: dict[str, float] = {"n": int(y.size), "events": int(y.sum())}
+    if 0 < y.sum() < y.size:
+        logit = np.log(np.clip(p, 1e-12, 1)) - np.log1p(-np.clip(p, 0, 1 - 1e-12))
+        slope = SigmoidCalibrator.fit(logit, y)
+        out.update(
+            auroc=roc_auc_score(y, p),
+            auroc_uncalibrated=roc_auc_score(y, raw),
+            log_loss=log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1]),
+            brier=brier_score_loss(y, p),
+            calibration_slope=slope.slope,
+            observed_rate=float(y.mean()),
+            mean_predicted=float(p.mean()),
+        )
+    return {k: (round(float(v), 6) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+class RiskModel(BaseEstimator):
+    """Calibrated LightGBM risk model: one booster and one calibrator per outcome.
+
+    Parameters
+    ----------
+    setting : {"admission", "community"}, default="admission"
+        Clinical setting; fixes the predictors and the default outcomes.
+    outcomes : sequence of str, optional
+        Outcomes to model (default: every outcome of the setting,
+        :data:`covid_risk.schema.SETTING_OUTCOMES`).
+    monotone : bool, default=True
+        Apply the clinically clear monotone constraints of
+        :data:`covid_risk.features.matrix.MONOTONE_DIRECTIONS`.
+    calibration : {"auto", "sigmoid", "isotonic"}, default="auto"
+        Calibrator fitted on the held-out calibration split's raw log-odds
+        (``auto``: isotonic only with >= 1000 events and non-events and a lower
+        cross-validated log loss; otherwise sigmoid).
+    n_estimators : int, default=3000
+        Most boosting rounds (early stopping normally ends far sooner).
+    learning_rate : float, default=0.03
+        Shrinkage.
+    num_leaves : int, default=7
+        Leaves per tree. Small trees suit the smooth, mostly additive risk
+        surfaces of clinical data.
+    min_child_samples : int, default=100
+        Fewest rows in a leaf.
+    reg_lambda : float, default=5.0
+        L2 penalty on leaf values.
+    feature_fraction : float, default=0.8
+        Share of features tried per tree.
+    bagging_fraction : float, default=0.8
+        Share of rows used per tree (resampled every round).
+    max_bin : int, default=255
+        Histogram bins per feature.
+    monotone_method : {"basic", "intermediate", "advanced"}, default="intermediate"
+        LightGBM's ``monotone_constraints_method``.
+    early_stopping_rounds : int, default=200
+        Rounds without improvement on the early-stopping split before stopping.
+    split : tuple of float, default=(0.7, 0.15, 0.15)
+        Shares of the rows for boosting, early stopping and calibration.
+    n_jobs : int, default=1
+        LightGBM threads for training. Fixed rather than "all cores" because the
+        trees can depend on the thread count; this keeps training reproducible.
+    created : str, datetime, "now" or None, default=None
+        Creation time stored in the metadata. ``None`` takes it from the
+        ``SOURCE_DATE_EPOCH`` environment variable or the cohort's
+        ``attrs["created"]`` and otherwise records none, so that the same cohort
+        and seed give a byte-identical model file; ``"now"`` stamps the current
+        UTC time.
+    random_state : int or None, default=None
+        Seed of the split and of LightGBM. ``None`` draws one (recorded in
+        ``metadata_``).
+
+    Attributes
+    ----------
+    outcomes_ : tuple of str
+        Outcomes modelled.
+    boosters_ : dict of str to lightgbm.Booster
+        One booster per outcome, cut to its best iteration.
+    calibrators_ : dict of str to calibrator
+        One calibrator per outcome (``transform(raw_log_odds) -> probability``).
+    feature_names_ : tuple of str
+        Model-matrix columns, in order.
+    metadata_ : dict
+        Versions, schema hash, training cohort, split sizes, calibration choices,
+        held-out metrics, creation time (JSON-able).
+    held_out_ : pandas.DataFrame
+        The held-out metrics as a table, one row per outcome.
+    version_ : str
+        covid_risk version that fitted the model.
+
+    Examples
+    --------
+    >>> import covid_risk as cr  # doctest: +SKIP
+    >>> cohort = cr.make_cohort(5000, random_state=1)  # doctest: +SKIP
+    >>> model = cr.RiskModel(random_state=0).fit(cohort)  # doctest: +SKIP
+    >>> model.predict_proba(cohort.head(3))  # doctest: +SKIP
+    """
+
+    name = "lightgbm"
+
+    def __init__(
+        self,
+        *,
+        setting: str = "admission",
+        outcomes: Sequence[str] | None = None,
+        monotone: bool = True,
+        calibration: str = "auto",
+        n_estimators: int = 3000,
+        learning_rate: float = 0.03,
+        num_leaves: int = 7,
+        min_child_samples: int = 100,
+        reg_lambda: float = 5.0,
+        feature_fraction: float = 0.8,
+        bagging_fraction: float = 0.8,
+        max_bin: int = 255,
+        monotone_method: str = "intermediate",
+        early_stopping_rounds: int = 200,
+        split: tuple[float, float, float] = (0.7, 0.15, 0.15),
+        n_jobs: int = 1,
+        created: Any = None,
+        random_state: int | None = None,
+    ):
+        self.setting = setting
+        self.outcomes = outcomes
+        self.monotone = monotone
+        self.calibration = calibration
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.reg_lambda = reg_lambda
+        self.feature_fraction = feature_fraction
+        self.bagging_fraction = bagging_fraction
+        self.max_bin = max_bin
+        self.monotone_method = monotone_method
+        self.early_stopping_rounds = early_stopping_rounds
+        self.split = split
+        self.n_jobs = n_jobs
+        self.created = created
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ checks
+    def _check_settings(self) -> tuple[str, ...]:
+        if self.setting not in SETTINGS:
+            raise ValueError(
+                f"setting must be one of {', '.join(repr(s) for s in SETTINGS)}; "
+                f"got {self.setting!r}."
+            )
+        allowed = SETTING_OUTCOMES[self.setting]
+        outcomes = allowed if self.outcomes is None else tuple(self.outcomes)
+        if isinstance(self.outcomes, str):
+            outcomes = (self.outcomes,)
+        unknown = [o for o in outcomes if o not in allowed]
+        if unknown or not outcomes:
+            raise ValueError(
+                f"outcomes {unknown or list(outcomes)!r} are not outcomes of the "
+                f"{self.setting!r} setting; choose from {', '.join(allowed)}."
+            )
+        if self.calibration not in CALIBRATION_METHODS:
+            raise ValueError(
+                f"calibration must be one of {', '.join(repr(m) for m in CALIBRATION_METHODS)}; "
+                f"got {self.calibration!r}."
+            )
+        split = tuple(float(s) for s in self.split)
+        if len(split) != 3 or min(split) <= 0 or abs(sum(split) - 1.0) > 1e-9:
+            raise ValueError(
+                "split must be three positive shares (boosting, early stopping, calibration) "
+                f"summing to 1; got {self.split!r}."
+            )
+        return tuple(dict.fromkeys(outcomes))
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "boosters_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' (or "
+                "covid_risk.train) first, or load a saved model with covid_risk.load."
+            )
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, cohort: Any, y: None = None) -> RiskModel:
+        """Fit one booster and one calibrator per outcome.
+
+        Parameters
+        ----------
+        cohort : pandas.DataFrame or records
+            Canonical patient records with one boolean column per outcome
+            (``true_risk_*`` columns, when present, are never used).
+        y : None
+            Ignored; the outcomes are columns of ``cohort``.
+
+        Returns
+        -------
+        RiskModel
+            ``self``, fitted.
+        """
+        outcomes = self._check_settings()
+        original = cohort
+        cohort = as_canonical(cohort)
+        n = len(cohort)
+        if n < 100:
+            raise ValueError(f"Training needs at least 100 patients; got {n}.")
+        labels = {o: _labels(cohort, o) for o in outcomes}
+        seed = (
+            int(np.random.SeedSequence().entropy % (2**31 - 1))
+            if self.random_state is None
+            else int(self.random_state)
+        )
+        names = list(feature_names(self.setting))
+        X = np.ascontiguousarray(
+            model_matrix(cohort, setting=self.setting).to_numpy(dtype="float64")
+        )
+        order = np.random.default_rng(seed).permutation(n)
+        shares = np.asarray(self.split, dtype="float64")
+        cuts = np.round(np.cumsum(shares)[:2] * n).astype(int)
+        parts = {
+            "boosting": np.sort(order[: cuts[0]]),
+            "early_stopping": np.sort(order[cuts[0] : cuts[1]]),
+            "calibration": np.sort(order[cuts[1] :]),
+        }
+        boosters: dict[str, lgb.Booster] = {}
+        calibrators: dict[str, Calibrator] = {}
+        best: dict[str, int] = {}
+        calibration_info: dict[str, dict] = {}
+        metrics: dict[str, dict] = {}
+        for outcome in outcomes:
+            yo = labels[outcome]
+            idx = {k: v[~np.isnan(yo[v])] for k, v in parts.items()}
+            for k, v in idx.items():
+                events = yo[v].sum()
+                if events == 0 or events == v.size:
+                    raise ValueError(
+                        f"Outcome {outcome!r} has only one class in the {k} split "
+                        f"({v.size} rows, {int(events)} events); use a larger cohort."
+                    )
+            params = booster_params(
+                learning_rate=self.learning_rate,
+                num_leaves=self.num_leaves,
+                min_child_samples=self.min_child_samples,
+                reg_lambda=self.reg_lambda,
+                feature_fraction=self.feature_fraction,
+                bagging_fraction=self.bagging_fraction,
+                max_bin=self.max_bin,
+                monotone=monotone_constraints(self.setting, outcome, enabled=self.monotone),
+                monotone_method=self.monotone_method,
+                n_jobs=self.n_jobs,
+                seed=_outcome_seed(seed, outcome),
+            )
+            booster, best[outcome] = train_booster(
+                X[idx["boosting"]],
+                yo[idx["boosting"]],
+                X[idx["early_stopping"]],
+                yo[idx["early_stopping"]],
+                params=params,
+                feature_names=names,
+                n_estimators=self.n_estimators,
+                early_stopping_rounds=self.early_stopping_rounds,
+            )
+            boosters[outcome] = booster
+            cal = idx["calibration"]
+            raw_cal = booster.predict(X[cal], raw_score=True, num_threads=self.n_jobs)
+            calibrators[outcome], calibration_info[outcome] = fit_calibrator(
+                raw_cal, yo[cal], method=self.calibration, random_state=seed
+            )
+        # held-out metrics on the early-stopping split, after calibration and coherence
+        stop = parts["early_stopping"]
+        raw_stop = {
+            o: boosters[o].predict(X[stop], raw_score=True, num_threads=self.n_jobs)
+            for o in outcomes
+        }
+        p_stop = apply_coherence({o: calibrators[o].transform(raw_stop[o]) for o in outcomes})
+        for o in outcomes:
+            keep = ~np.isnan(labels[o][stop])
+            metrics[o] = _metrics(labels[o][stop][keep], raw_stop[o][keep], p_stop[o][keep])
+
+        self.outcomes_ = outcomes
+        self.boosters_ = boosters
+        self.calibrators_ = calibrators
+        self.feature_names_ = tuple(names)
+        from covid_risk import __version__
+
+        self.version_ = __version__
+        self.metadata_ = self._build_metadata(
+            original=original,
+            cohort=cohort,
+            X=X,
+            labels=labels,
+            seed=seed,
+            parts=parts,
+            best=best,
+            calibration_info=calibration_info,
+            metrics=metrics,
+        )
+        self.held_out_ = pd.DataFrame.from_dict(metrics, orient="index")
+        return self
+
+    def _build_metadata(
+        self, *, original, cohort, X, labels, seed, parts, best, calibration_info, metrics
+    ) -> dict:
+        digest = hashlib.sha256(X.tobytes())
+        for o in self.outcomes_:
+            digest.update(np.nan_to_num(labels[o], nan=-1.0).tobytes())
+        attrs = getattr(original, "attrs", None) or getattr(cohort, "attrs", {}) or {}
+        training = {
+            "n_rows": int(len(cohort)),
+            "setting": self.setting,
+            "data_hash": digest.hexdigest(),
+            "events": {o: int(np.nansum(labels[o])) for o in self.outcomes_},
+        }
+        for key in _COHORT_ATTRS:
+            if key in attrs and key not in ("setting",):
+                training[key] = _jsonable(attrs[key])
+        params = _jsonable(self.get_params())
+        params["random_state"] = seed
+        params["created"] = None
+        return {
+            "library": "covid_risk",
+            "library_version": self.version_,
+            "lightgbm_version": lgb.__version__,
+            "schema_hash": schema_hash(),
+            "setting": self.setting,
+            "outcomes": list(self.outcomes_),
+            "created": _resolve_created(self.created, cohort),
+            "training_cohort": training,
+            "splits": {k: int(v.size) for k, v in parts.items()},
+            "random_state": seed,
+            "params": params,
+            "monotone": matrix_spec(self.setting)["monotone"] if self.monotone else {},
+            "best_iteration": best,
+            "calibration": calibration_info,
+            "coherence": "icu = max(icu, imv); deterioration = max(deterioration, death, icu, imv)",
+            "metrics_split": "early_stopping",
+            "metrics": metrics,
+        }
+
+    # ----------------------------------------------------------------- predict
+    def model_matrix(self, df: Any) -> pd.DataFrame:
+        """Return the float model matrix the boosters see (validating ``df`` if needed)."""
+        self._check_fitted()
+        return model_matrix(as_canonical(df), setting=self.setting)
+
+    def _raw(self, X: np.ndarray, outcome: str) -> np.ndarray:
+        threads = 1 if X.shape[0] < 2000 else self.n_jobs
+        return self.boosters_[outcome].predict(X, raw_score=True, num_threads=threads)
+
+    def _check_outcome(self, outcome: str) -> None:
+        if outcome not in self.outcomes_:
+            raise ValueError(
+                f"This model does not predict {outcome!r}; it predicts "
+                f"{', '.join(self.outcomes_)}."
+            )
+
+    def predict_raw(self, df: Any, outcome: str) -> np.ndarray:
+        """Return the booster's raw log-odds for ``outcome`` (before calibration).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame or records
+            Patient records.
+        outcome : str
+            One of ``outcomes_``.
+        """
+        self._check_fitted()
+        self._check_outcome(outcome)
+        X = self.model_matrix(df).to_numpy(dtype="float64")
+        return self._raw(X, outcome)
+
+    def predict_proba(self, df: Any, outcome: str | None = None) -> pd.DataFrame | pd.Series:
+        """Return calibrated, coherent probabilities.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame or records
+            Patient records (canonical, or anything :func:`covid_risk.validate`
+            accepts).
+        outcome : str, optional
+            One outcome; default all of ``outcomes_``.
+
+        Returns
+        -------
+        pandas.DataFrame or pandas.Series
+            One float column per outcome (same index as ``df``), or a Series
+            named ``outcome`` when one is asked for.
+        """
+        self._check_fitted()
+        if outcome is not None:
+            self._check_outcome(outcome)
+        canonical = as_canonical(df)
+        X = model_matrix(canonical, setting=self.setting).to_numpy(dtype="float64")
+        wanted = list(self.outcomes_) if outcome is None else _needed(outcome)
+        wanted = [o for o in wanted if o in self.outcomes_]
+        probs = apply_coherence(
+            {o: self.calibrators_[o].transform(self._raw(X, o)) for o in wanted}
+        )
+        if outcome is not None:
+            return pd.Series(probs[outcome], index=canonical.index, name=outcome)
+        return pd.DataFrame({o: probs[o] for o in self.outcomes_}, index=canonical.index)
+
+    # -------------------------------------------------------------------- save
+    def save(self, path: Any, *, hmac_key: str | bytes | None = None) -> None:
+        """Write the model to one file (no pickle); see :func:`covid_risk.load`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination (conventionally ``.crmodel``); written atomically.
+        hmac_key : str or bytes, optional
+            Sign the manifest with HMAC-SHA256. Default: the ``COVID_RISK_MODEL_KEY``
+            environment variable if set, else unsigned. Pass ``b""`` to force
+            an unsigned file.
+        """
+        from covid_risk.models._files import save_model
+
+        save_model(self, path, hmac_key=hmac_key)
+
+    def to_bytes(self, *, hmac_key: str | bytes | None = None) -> bytes:
+        """Return the model file's bytes (what :meth:`save` writes)."""
+        from covid_risk.models._files import model_to_bytes
+
+        return model_to_bytes(self, hmac_key=hmac_key)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "boosters_")
