@@ -28,6 +28,12 @@ from covid_risk.features.scores import (
     qsofa,
     score_table,
 )
+from covid_risk.features.snapshot import (
+    TEST_ALIASES,
+    WORST_DIRECTION,
+    normalise_test_name,
+    snapshot,
+)
 
 __all__ = [
     # derived features
@@ -54,4 +60,9 @@ __all__ = [
     "news2",
     "qsofa",
     "score_table",
+    # lab-table snapshots
+    "TEST_ALIASES",
+    "WORST_DIRECTION",
+    "normalise_test_name",
+    "snapshot",
 ]
