@@ -66,3 +66,22 @@ __all__ = [
     "normalise_test_name",
     "snapshot",
 ]
+
+# the model matrix (covid_risk.models reads patients through it)
+from covid_risk.features.matrix import (  # noqa: E402
+    DERIVED_FEATURES,
+    MONOTONE_DIRECTIONS,
+    feature_names,
+    matrix_spec,
+    model_matrix,
+    monotone_constraints,
+)
+
+__all__ += [
+    "DERIVED_FEATURES",
+    "MONOTONE_DIRECTIONS",
+    "feature_names",
+    "matrix_spec",
+    "model_matrix",
+    "monotone_constraints",
+]
