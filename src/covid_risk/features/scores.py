@@ -97,10 +97,9 @@ def _male(df: pd.DataFrame) -> np.ndarray:
     if "sex" not in df.columns:
         return np.full(len(df), np.nan)
     sex = df["sex"]
-    missing = sex.isna().to_numpy()
-    text = sex.astype("object").where(~missing, None)
-    male = (text == "male").to_numpy()
-    female = (text == "female").to_numpy()
+    missing = sex.isna().to_numpy(dtype=bool)
+    male = (sex == "male").to_numpy(dtype=bool, na_value=False) & ~missing
+    female = (sex == "female").to_numpy(dtype=bool, na_value=False) & ~missing
     bad = ~(missing | male | female)
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -142,8 +141,9 @@ def _groups(total: np.ndarray, edges: Sequence[float], labels: Sequence[str]) ->
 
 def _frame(df: pd.DataFrame, parts: dict[str, np.ndarray]) -> tuple[pd.DataFrame, np.ndarray]:
     """Int64 DataFrame of the component points plus ``total`` (NA if any part is NA)."""
-    stacked = np.column_stack(list(parts.values())) if parts else np.zeros((len(df), 0))
-    total = stacked.sum(axis=1)  # NaN propagates
+    total = np.zeros(len(df))
+    for points in parts.values():
+        total = total + points  # NaN propagates
     out = pd.DataFrame({k: _int(v) for k, v in parts.items()}, index=df.index)
     out["total"] = _int(total)
     return out, total
@@ -183,6 +183,9 @@ def four_c_mortality(df: pd.DataFrame) -> pd.DataFrame:
       whether or not the patient was on oxygen; we do the same (``on_oxygen``
       is not used). Scores of patients on oxygen may therefore understate risk.
     * **Age** is in completed years: 49.9 scores 0 and 50 scores 2.
+
+    (The ISARIC web calculator labels the urea band "<=7: 0" but its lookup
+    code scores 7.0 as 1; the authors' R code and the label agree on 0.)
 
     Parameters
     ----------
