@@ -25,6 +25,14 @@ _EXPORTS: dict[str, str] = {
     "validate": "covid_risk.validation",
     "Validated": "covid_risk.validation",
     "ValidationReport": "covid_risk.validation",
+    # clinical scores and features
+    "four_c_mortality": "covid_risk.features",
+    "curb65": "covid_risk.features",
+    "news2": "covid_risk.features",
+    "qsofa": "covid_risk.features",
+    "score_table": "covid_risk.features",
+    "derived_features": "covid_risk.features",
+    "snapshot": "covid_risk.features",
     # synthetic cohorts
     "make_cohort": "covid_risk.synthetic",
     "save_cohort": "covid_risk.synthetic",
@@ -35,6 +43,11 @@ _EXPORTS: dict[str, str] = {
     "load": "covid_risk.models",
     "RiskModel": "covid_risk.models",
     "default_model": "covid_risk.models",
+    # one patient, explanations
+    "predict_risk": "covid_risk.api",
+    "RiskPrediction": "covid_risk.api",
+    "explain": "covid_risk.explanation",
+    "RiskExplanation": "covid_risk.explanation",
     # evaluation
     "evaluate": "covid_risk.evaluate",
     "Evaluation": "covid_risk.evaluate",

@@ -435,7 +435,15 @@ def empty_frame(n_rows: int = 0, columns: tuple[str, ...] | None = None) -> pd.D
         Which fields (default: all predictors, in schema order).
     """
     columns = PREDICTORS if columns is None else columns
-    data = {c: pd.Series([pd.NA] * n_rows, dtype=dtype_of(c)) for c in columns}
+    data = {}
+    for c in columns:
+        kind = FIELDS[c].kind
+        if kind == "float":
+            data[c] = pd.Series(np.full(n_rows, np.nan), dtype="float64")
+        elif kind == "category":
+            data[c] = pd.Series([None] * n_rows, dtype="object")
+        else:
+            data[c] = pd.Series([pd.NA] * n_rows, dtype=dtype_of(c))
     return pd.DataFrame(data)
 
 
