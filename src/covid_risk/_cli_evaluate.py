@@ -3,27 +3,36 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 from covid_risk._cli_common import add_model_options, non_negative_int
 from covid_risk._cli_io import CliError, format_table, write_json
 
 DESCRIPTION = """\
-Evaluate a model on a cohort (CSV or Parquet with outcome columns): discrimination,
-calibration, clinical utility and, on synthetic cohorts, distance to the true
-risk, against the clinical-score and logistic baselines. Prints the summary
-table; optionally writes an HTML report and the full metrics as JSON."""
+Evaluate a model on a cohort with observed outcomes (CSV or Parquet, e.g. from
+'covid-risk cohort' with another seed): discrimination, calibration, clinical
+utility, subgroups and, on synthetic cohorts, the distance to the true risk.
+Prints the summary table; optionally writes a self-contained HTML report and
+every metric as JSON. With --baselines TRAIN, the logistic-regression and
+clinical-score baselines are fitted on TRAIN and compared on the same rows."""
 
 EPILOG = """\
 examples:
   covid-risk evaluate test.parquet
   covid-risk evaluate --model model.crmodel test.parquet --report report.html
-  covid-risk evaluate --model model.crmodel test.parquet --json metrics.json --bootstrap 0"""
+  covid-risk evaluate --model model.crmodel test.parquet --baselines train.parquet \\
+      --json metrics.json --bootstrap 0"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``evaluate``."""
     parser.add_argument("cohort", metavar="COHORT", help="evaluation cohort, .parquet or .csv")
     add_model_options(parser)
+    parser.add_argument("--outcomes", metavar="NAME,...",
+                        help="evaluate only these outcomes (default: all the model predicts)")
+    parser.add_argument("--baselines", metavar="TRAIN",
+                        help="fit the baselines on this training cohort and compare them")
     parser.add_argument("--report", metavar="HTML", help="write an HTML report to this file")
     parser.add_argument("--json", metavar="PATH", help="write every metric as JSON to this file")
     parser.add_argument("--bootstrap", type=non_negative_int, default=200, metavar="N",
@@ -32,30 +41,78 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 
 
+def _check_cohort(cohort: Any, outcomes: tuple[str, ...], path: str) -> None:
+    if len(cohort) == 0:
+        raise CliError(f"{path!r} has no rows; nothing to evaluate")
+    missing = [o for o in outcomes if o not in cohort.columns]
+    if missing:
+        raise CliError(
+            f"{path!r} has no column for outcome(s) {', '.join(missing)}; evaluate needs the "
+            "observed outcomes (use --outcomes to evaluate fewer)"
+        )
+
+
+IMPORTANCE_ROWS = 2000
+"""Most cohort rows used for the report's global importance (SHAP on every row is slow)."""
+
+
+def write_report(evaluation: Any, path: str, *, model: Any, cohort: Any, seed: int) -> None:
+    """Write the HTML report, via ``Evaluation.to_html`` when available."""
+    sample = cohort
+    if len(cohort) > IMPORTANCE_ROWS:
+        sample = cohort.sample(IMPORTANCE_ROWS, random_state=seed)
+    to_html = getattr(evaluation, "to_html", None)
+    if to_html is not None:
+        to_html(path, model=model, cohort=sample)
+        return
+    from covid_risk.report import render_report
+
+    render_report(evaluation, path, model=model, cohort=sample)
+
+
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the summary; write the requested reports."""
     import covid_risk
-    from covid_risk._cli_common import load_model
+    from covid_risk._cli_common import load_model, model_setting, parse_outcomes
     from covid_risk.progress import stage
 
-    if args.report and not hasattr(covid_risk.Evaluation, "to_html"):
-        raise CliError("--report: this version of covid_risk cannot write HTML reports yet")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise CliError(f"--json: the folder of {args.json!r} does not exist")
     model = load_model(args)
+    setting = model_setting(model, args)
+    outcomes = parse_outcomes(args.outcomes, setting) or tuple(model.outcomes_)
+    unknown = [o for o in outcomes if o not in model.outcomes_]
+    if unknown:
+        raise CliError(f"--outcomes: the model does not predict {', '.join(unknown)}; "
+                       f"it predicts {', '.join(model.outcomes_)}")
     with stage(f"reading {args.cohort}", quiet=args.quiet):
         cohort = covid_risk.load_cohort(args.cohort)
+    _check_cohort(cohort, outcomes, args.cohort)
+    baselines = None
+    if args.baselines:
+        from covid_risk.models import fit_baselines
+
+        with stage(f"fitting baselines on {args.baselines}", quiet=args.quiet):
+            train = covid_risk.load_cohort(args.baselines)
+            _check_cohort(train, outcomes, args.baselines)
+            baselines = fit_baselines(train, setting=setting, outcomes=outcomes,
+                                      random_state=args.seed)
     what = f"evaluating on {len(cohort)} records"
     if args.bootstrap:
         what += f" ({args.bootstrap} bootstrap resamples)"
     with stage(what, quiet=args.quiet):
         evaluation = covid_risk.evaluate(
-            model, cohort, n_bootstrap=args.bootstrap, random_state=args.seed
+            model, cohort, outcomes=outcomes, baselines=baselines,
+            n_bootstrap=args.bootstrap, random_state=args.seed,
         )
     print(format_table(evaluation.summary))
+    for note in getattr(evaluation, "notes", ()):
+        print(f"note: {note}")
     if args.json:
         write_json(evaluation.to_dict(), args.json)
         print(f"wrote metrics to {args.json}")
     if args.report:
         with stage(f"writing {args.report}", quiet=args.quiet):
-            evaluation.to_html(args.report)
+            write_report(evaluation, args.report, model=model, cohort=cohort, seed=args.seed)
         print(f"wrote report to {args.report}")
     return 0
