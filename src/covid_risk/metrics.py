@@ -104,17 +104,29 @@ def logit(p: np.ndarray, eps: float = EPS) -> np.ndarray:
 
 def _expit(z: np.ndarray) -> np.ndarray:
     """Numerically stable logistic function."""
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    ez = np.exp(z[~pos])
-    out[~pos] = ez / (1.0 + ez)
-    return out
+    return _logistic_terms(z)[0]
+
+
+def _logistic_terms(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``1 / (1 + exp(-z))`` and ``log(1 + exp(z))``, both computed stably."""
+    e = np.exp(-np.abs(z))
+    inv = 1.0 / (1.0 + e)
+    mu = np.where(z >= 0, inv, e * inv)
+    return mu, np.maximum(z, 0.0) + np.log1p(e)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product of two 1-D arrays without BLAS.
+
+    ``np.einsum`` runs a plain C loop; BLAS ``ddot`` can spin-wait for threads and
+    become 100x slower on a busy machine, and this sits on the bootstrap hot path.
+    """
+    return float(np.einsum("i,i->", a, b))
 
 
 def _wmean(x: np.ndarray, w: np.ndarray) -> float:
     total = w.sum()
-    return float(np.dot(w, x) / total) if total > 0 else float("nan")
+    return float(_dot(w, x) / total) if total > 0 else float("nan")
 
 
 # ------------------------------------------------------------ ranking (grouped kernels)
@@ -138,7 +150,7 @@ def _auc_from_counts(pos: np.ndarray, neg: np.ndarray) -> float:
     if n_pos <= 0 or n_neg <= 0:
         return float("nan")
     below = np.cumsum(neg) - neg
-    return float(np.dot(pos, below + 0.5 * neg) / (n_pos * n_neg))
+    return float(_dot(pos, below + 0.5 * neg) / (n_pos * n_neg))
 
 
 def _ap_from_counts(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -306,8 +318,8 @@ def observed_expected_ratio(y, p, *, sample_weight=None) -> float:
         under-predicted. ``nan`` when no event is expected.
     """
     y, p, w = _check(y, p, sample_weight)
-    expected = float(np.dot(w, p))
-    return float(np.dot(w, y)) / expected if expected > 0 else float("nan")
+    expected = float(_dot(w, p))
+    return float(_dot(w, y)) / expected if expected > 0 else float("nan")
 
 
 # ------------------------------------------------------------------ logistic fits
@@ -317,8 +329,8 @@ def _newton_logistic(
     w: np.ndarray,
     offset: np.ndarray,
     start: tuple[float, float] = (0.0, 1.0),
-    max_iter: int = 50,
-    tol: float = 1e-10,
+    max_iter: int = 100,
+    tol: float = 1e-9,
 ) -> tuple[float, float]:
     """Maximum-likelihood logistic regression of ``y`` on ``a + b x + offset``.
 
@@ -336,8 +348,8 @@ def _newton_logistic(
         z0 = offset
         for _ in range(max_iter):
             mu = _expit(a + z0)
-            grad = events - np.dot(w, mu)
-            hess = np.dot(w, mu * (1.0 - mu))
+            grad = events - _dot(w, mu)
+            hess = _dot(w, mu * (1.0 - mu))
             if hess <= 0:
                 return float("nan"), float("nan")
             step = grad / hess
@@ -347,34 +359,38 @@ def _newton_logistic(
         return float("nan"), float("nan")
 
     beta = np.array(start, dtype="float64")
-
-    def loglik(b: np.ndarray) -> float:
-        z = b[0] + b[1] * x + offset
-        # y z - log(1 + e^z), computed stably
-        return float(np.dot(wy, z) - np.dot(w, np.logaddexp(0.0, z)))
-
-    current = loglik(beta)
+    base = beta.copy()
+    step = np.zeros(2)
+    best = -np.inf
+    halvings = 0
     for _ in range(max_iter):
-        mu = _expit(beta[0] + beta[1] * x + offset)
+        z = beta[0] + beta[1] * x + offset
+        mu, log1pexp = _logistic_terms(z)
+        ll = float(_dot(wy, z) - _dot(w, log1pexp))
+        if not ll >= best - 1e-12 * abs(best):
+            # the full Newton step lowered the likelihood: halve it and try again
+            halvings += 1
+            if halvings > 30:
+                return float("nan"), float("nan")
+            step *= 0.5
+            beta = base + step
+            continue
+        if halvings == 0 and np.isfinite(best) and (
+            np.max(np.abs(step)) < tol * (1.0 + np.max(np.abs(beta)))
+        ):
+            return float(beta[0]), float(beta[1])
+        halvings = 0
+        base, best = beta, ll
         r = wy - w * mu
-        g = np.array([r.sum(), np.dot(r, x)])
         v = w * mu * (1.0 - mu)
         vx = v * x
-        h = np.array([[v.sum(), vx.sum()], [vx.sum(), np.dot(vx, x)]])
+        g = np.array([r.sum(), _dot(r, x)])
+        h = np.array([[v.sum(), vx.sum()], [vx.sum(), _dot(vx, x)]])
         det = h[0, 0] * h[1, 1] - h[0, 1] ** 2
         if not np.isfinite(det) or det <= 1e-12 * max(h[0, 0] * h[1, 1], 1e-300):
             return float("nan"), float("nan")
-        step = np.linalg.solve(h, g)
-        t = 1.0
-        for _ in range(30):
-            cand = beta + t * step
-            new = loglik(cand)
-            if new >= current - 1e-12 * abs(current):
-                break
-            t *= 0.5
-        beta, current = cand, new
-        if np.max(np.abs(t * step)) < tol * (1.0 + np.max(np.abs(beta))):
-            return float(beta[0]), float(beta[1])
+        step = np.array([h[1, 1] * g[0] - h[0, 1] * g[1], h[0, 0] * g[1] - h[0, 1] * g[0]]) / det
+        beta = base + step
     return float("nan"), float("nan")
 
 
@@ -708,10 +724,10 @@ def _wls_line(x: np.ndarray, z: np.ndarray, w: np.ndarray) -> tuple[float, float
     total = w.sum()
     if total <= 0:
         return float("nan"), float("nan")
-    mx, mz = np.dot(w, x) / total, np.dot(w, z) / total
+    mx, mz = _dot(w, x) / total, _dot(w, z) / total
     dx = x - mx
-    sxx = np.dot(w, dx * dx)
+    sxx = _dot(w, dx * dx)
     if sxx <= 1e-12 * total:
         return float("nan"), float("nan")
-    slope = np.dot(w, dx * (z - mz)) / sxx
+    slope = _dot(w, dx * (z - mz)) / sxx
     return float(mz - slope * mx), float(slope)
