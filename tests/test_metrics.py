@@ -1,0 +1,231 @@
+"""Tests for covid_risk.metrics: hand-computed values and scikit-learn cross-checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sklearn.metrics as skm
+from sklearn.calibration import calibration_curve as sk_calibration_curve
+from sklearn.linear_model import LogisticRegression
+
+from covid_risk import metrics as m
+
+
+def _expit(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    """Labels drawn from known probabilities (large n), with ties in p."""
+    rng = np.random.default_rng(42)
+    n = 200_000
+    p = _expit(rng.normal(-1.0, 1.2, n))
+    y = (rng.random(n) < p).astype(float)
+    return y, p
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A small sample with many ties and integer weights."""
+    rng = np.random.default_rng(7)
+    n = 400
+    p = np.round(rng.beta(2, 4, n), 1)
+    y = (rng.random(n) < p).astype(float)
+    w = rng.integers(0, 4, n).astype(float)
+    return y, p, w
+
+
+# ----------------------------------------------------------------- discrimination
+def test_auroc_hand_example_with_ties():
+    """AUROC counts tied positive/negative pairs as one half: 7/9 on this example."""
+    y = [0, 0, 1, 0, 1, 1]
+    p = [0.1, 0.3, 0.3, 0.6, 0.6, 0.9]
+    assert m.roc_auc(y, p) == pytest.approx(7 / 9)
+    assert m.roc_auc(y, p) == pytest.approx(skm.roc_auc_score(y, p))
+
+
+def test_auroc_is_nan_not_zero_with_one_class():
+    """AUROC is undefined (NaN) when only one class is present."""
+    assert math.isnan(m.roc_auc([1, 1, 1], [0.2, 0.5, 0.9]))
+    assert math.isnan(m.roc_auc([0, 0], [0.2, 0.5]))
+
+
+def test_auroc_and_ap_match_sklearn_with_ties_and_weights(small):
+    """Weighted AUROC and average precision equal scikit-learn's on tied data."""
+    y, p, w = small
+    assert m.roc_auc(y, p) == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12)
+    assert m.roc_auc(y, p, sample_weight=w) == pytest.approx(
+        skm.roc_auc_score(y, p, sample_weight=w), abs=1e-12)
+    assert m.average_precision(y, p) == pytest.approx(
+        skm.average_precision_score(y, p), abs=1e-12)
+    assert m.average_precision(y, p, sample_weight=w) == pytest.approx(
+        skm.average_precision_score(y, p, sample_weight=w), abs=1e-12)
+
+
+def test_average_precision_hand_example():
+    """AP = 0.5 * 1 + 0 * 0.5 + 0.5 * 2/3 for labels 1,0,1 ranked in that order."""
+    assert m.average_precision([1, 0, 1], [0.9, 0.8, 0.7]) == pytest.approx(0.5 + 1 / 3)
+
+
+def test_integer_weights_equal_repeated_rows(small):
+    """Weight k gives the same metrics as repeating the row k times (bootstrap basis)."""
+    y, p, w = small
+    reps = w.astype(int)
+    yr, pr = np.repeat(y, reps), np.repeat(p, reps)
+    for f in (m.roc_auc, m.average_precision, m.brier_score, m.log_loss,
+              m.observed_expected_ratio, m.calibration_intercept, m.calibration_slope):
+        assert f(y, p, sample_weight=w) == pytest.approx(f(yr, pr), rel=1e-7), f.__name__
+    t = [0.1, 0.25, 0.5]
+    np.testing.assert_allclose(m.net_benefit(y, p, t, sample_weight=w), m.net_benefit(yr, pr, t))
+
+
+def test_roc_curve_matches_sklearn(small):
+    """ROC points equal scikit-learn's roc_curve without dropped points."""
+    y, p, _ = small
+    curve = m.roc_curve(y, p)
+    fpr, tpr, _ = skm.roc_curve(y, p, drop_intermediate=False)
+    np.testing.assert_allclose(curve["fpr"], fpr)
+    np.testing.assert_allclose(curve["tpr"], tpr)
+    assert curve["threshold"].iloc[0] == np.inf
+
+
+# ------------------------------------------------------------ probability scores
+def test_brier_and_log_loss_hand_example():
+    """Brier of (1, 0.8) and (0, 0.4) is 0.1; log loss is -(ln 0.8 + ln 0.6) / 2."""
+    assert m.brier_score([1, 0], [0.8, 0.4]) == pytest.approx(0.1)
+    assert m.log_loss([1, 0], [0.8, 0.4]) == pytest.approx(-(math.log(0.8) + math.log(0.6)) / 2)
+
+
+def test_log_loss_clips_at_1e_15(small):
+    """A certain wrong prediction costs -ln(1e-15), not infinity; matches sklearn."""
+    assert m.log_loss([1], [0.0]) == pytest.approx(-math.log(1e-15), rel=1e-6)
+    y, p, w = small
+    assert m.log_loss(y, p, sample_weight=w) == pytest.approx(
+        skm.log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), sample_weight=w))
+
+
+def test_observed_expected_hand_example():
+    """Two events against 1.5 expected gives O/E 4/3."""
+    assert m.observed_expected_ratio([1, 0, 1, 0], [0.5, 0.5, 0.25, 0.25]) == pytest.approx(4 / 3)
+
+
+# ----------------------------------------------------------------- calibration fits
+def test_calibration_slope_one_and_intercept_zero_on_true_probabilities(drawn):
+    """Labels drawn from p give slope ~1 and calibration-in-the-large ~0."""
+    y, p = drawn
+    assert m.calibration_slope(y, p) == pytest.approx(1.0, abs=0.02)
+    assert m.calibration_intercept(y, p) == pytest.approx(0.0, abs=0.015)
+
+
+def test_calibration_slope_half_when_logits_doubled(drawn):
+    """Doubling every predicted log-odds halves the calibration slope."""
+    y, p = drawn
+    assert m.calibration_slope(y, _expit(2 * m.logit(p))) == pytest.approx(0.5, abs=0.01)
+
+
+def test_calibration_intercept_recovers_a_shift(drawn):
+    """Predicting logit(p) - 1 is recovered as calibration-in-the-large of +1."""
+    y, p = drawn
+    assert m.calibration_intercept(y, _expit(m.logit(p) - 1.0)) == pytest.approx(1.0, abs=0.015)
+
+
+def test_newton_fit_equals_unpenalised_sklearn(small):
+    """The IRLS solver gives the same maximum-likelihood fit as unpenalised sklearn."""
+    y, p, _ = small
+    p = np.clip(p, 0.05, 0.95)
+    x = m.logit(p)
+    lr = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(x[:, None], y)
+    a, b = m._newton_logistic(x, y, np.ones_like(y), 0.0)
+    assert b == pytest.approx(lr.coef_[0, 0], abs=1e-6)
+    assert a == pytest.approx(lr.intercept_[0], abs=1e-6)
+    assert m.calibration_slope(y, p) == pytest.approx(b)
+
+
+def test_calibration_fits_nan_when_undefined():
+    """One class, constant predictions or perfect separation give NaN, not a number."""
+    assert math.isnan(m.calibration_slope([1, 1, 1], [0.2, 0.3, 0.4]))
+    assert math.isnan(m.calibration_intercept([0, 0], [0.2, 0.3]))
+    assert math.isnan(m.calibration_slope([0, 1, 0, 1], [0.3] * 4))
+    assert math.isnan(m.calibration_slope([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]))
+
+
+# ------------------------------------------------------------------------- ECE
+def test_ece_hand_example_quantile():
+    """Two equal-frequency bins: 0.5 * |0 - 0.15| + 0.5 * |1 - 0.35| = 0.4."""
+    ece = m.expected_calibration_error([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4], n_bins=2)
+    assert ece == pytest.approx(0.4)
+
+
+def test_ece_hand_example_uniform():
+    """Ten equal-width bins: (0.05 + 2 * 0.35 + 0.05) / 4 = 0.2."""
+    ece = m.expected_calibration_error([0, 0, 1, 1], [0.05, 0.15, 0.15, 0.95], strategy="uniform")
+    assert ece == pytest.approx(0.2)
+
+
+def test_ece_rejects_unknown_strategy():
+    """An unknown binning strategy is an error naming the allowed ones."""
+    with pytest.raises(ValueError, match="'quantile', 'uniform'"):
+        m.expected_calibration_error([0, 1], [0.2, 0.8], strategy="kmeans")
+
+
+def test_calibration_curve_matches_sklearn(small):
+    """Observed and mean predicted per bin equal sklearn's calibration_curve."""
+    y, p, _ = small
+    for strategy in ("quantile", "uniform"):
+        ours = m.calibration_curve(y, p, n_bins=10, strategy=strategy)
+        prob_true, prob_pred = sk_calibration_curve(y, p, n_bins=10, strategy=strategy)
+        np.testing.assert_allclose(ours["observed"], prob_true)
+        np.testing.assert_allclose(ours["mean_predicted"], prob_pred)
+        assert ours["n"].sum() == y.size
+        assert (ours["observed_lower"] <= ours["observed"]).all()
+        assert (ours["observed"] <= ours["observed_upper"]).all()
+
+
+def test_wilson_interval_known_value():
+    """Wilson 95% interval of 5/10 is (0.2366, 0.7634)."""
+    lo, hi = m.wilson_interval(np.array([5.0]), np.array([10.0]))
+    assert lo[0] == pytest.approx(0.2366, abs=1e-4)
+    assert hi[0] == pytest.approx(0.7634, abs=1e-4)
+
+
+# ------------------------------------------------------------------ net benefit
+def test_net_benefit_hand_example():
+    """At t=0.3 three are treated (2 TP, 1 FP): NB = 2/5 - 1/5 * 0.3/0.7."""
+    y = [1, 1, 0, 0, 1]
+    p = [0.9, 0.4, 0.35, 0.1, 0.2]
+    nb = m.net_benefit(y, p, [0.3, 0.4, 0.95])
+    np.testing.assert_allclose(nb, [0.4 - 0.2 * 0.3 / 0.7, 0.4, 0.0])
+    all_nb = m.treat_all_net_benefit(y, [0.3])
+    np.testing.assert_allclose(all_nb, [0.6 - 0.4 * 0.3 / 0.7])
+
+
+def test_net_benefit_rejects_thresholds_outside_open_interval():
+    """Threshold 0 or 1 makes t/(1-t) meaningless and is refused."""
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        m.net_benefit([0, 1], [0.2, 0.8], [0.0, 0.5])
+
+
+# ----------------------------------------------------------- distance to truth
+def test_truth_calibration_exact_on_transformed_logits():
+    """Predictions with doubled log-odds give slope exactly 0.5 and intercept 0."""
+    t = np.linspace(0.02, 0.9, 50)
+    p = _expit(2 * m.logit(t) + 0.0)
+    a, b = m.truth_calibration(p, t)
+    assert b == pytest.approx(0.5)
+    assert a == pytest.approx(0.0, abs=1e-12)
+    a, b = m.truth_calibration(_expit(m.logit(t) - 0.3), t)
+    assert (a, b) == pytest.approx((0.3, 1.0))
+
+
+# ---------------------------------------------------------------------- inputs
+def test_bad_labels_and_probabilities_are_named():
+    """Labels other than 0/1 and probabilities outside [0, 1] raise with the values."""
+    with pytest.raises(ValueError, match=r"only 0 and 1.*\[2\.0\]"):
+        m.roc_auc([0, 2], [0.1, 0.2])
+    with pytest.raises(ValueError, match=r"\[0, 1\].*1\.5"):
+        m.brier_score([0, 1], [0.1, 1.5])
+    with pytest.raises(ValueError, match="same length"):
+        m.brier_score([0, 1], [0.1])
