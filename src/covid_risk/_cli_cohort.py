@@ -50,6 +50,7 @@ def _scenarios() -> tuple[str, ...]:
 def run(args: argparse.Namespace) -> int:
     """Generate, save and print a one-line summary of the cohort."""
     import covid_risk
+    from covid_risk._cli_common import write_cohort
     from covid_risk.progress import stage
 
     table_format(args.out)  # fail on a bad extension before spending time
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             args.n, setting=args.setting, scenario=args.scenario, random_state=args.seed
         )
     with stage(f"writing {args.out}", quiet=args.quiet):
-        covid_risk.save_cohort(cohort, args.out)
+        write_cohort(cohort, args.out)
     rates = []
     for outcome in OUTCOMES:
         if outcome in cohort.columns:

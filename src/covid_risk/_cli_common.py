@@ -29,7 +29,9 @@ __all__ = [
     "positive_int",
     "non_negative_int",
     "public",
+    "read_cohort",
     "shift_rows",
+    "write_cohort",
     "validate_frame",
 ]
 
@@ -216,3 +218,52 @@ def public(name: str) -> Any:
         if name not in _FALLBACK_MODULES:
             raise
         return getattr(importlib.import_module(_FALLBACK_MODULES[name]), name)
+
+
+def read_cohort(path: str | Path) -> pd.DataFrame:
+    """Read a cohort from Parquet or CSV into the canonical schema.
+
+    A Parquet file written by :func:`covid_risk.save_cohort` is read with
+    :func:`covid_risk.load_cohort` (dtypes and generation settings kept); any other
+    file is read as a table and checked with :func:`covid_risk.validate`, which keeps
+    outcome and ``true_risk_<outcome>`` columns. A ``patient_id`` column becomes
+    the index.
+    """
+    import covid_risk
+    from covid_risk._cli_io import read_table, table_format
+
+    fmt = table_format(path)
+    if not Path(path).exists():
+        raise FileNotFoundError(f"cohort file {str(path)!r} does not exist")
+    if fmt == "parquet" and _has_cohort_metadata(path):
+        return covid_risk.load_cohort(path)
+    df = read_table(path)
+    id_column = "patient_id" if "patient_id" in df.columns else None
+    return covid_risk.validate(df, id_column=id_column).data
+
+
+def _has_cohort_metadata(path: str | Path) -> bool:
+    import pyarrow.parquet as pq
+
+    from covid_risk.synthetic._io import METADATA_KEY
+
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read {str(path)!r} as Parquet: {exc}") from None
+    return METADATA_KEY in metadata
+
+
+def write_cohort(df: pd.DataFrame, path: str | Path) -> None:
+    """Write a cohort: Parquet via :func:`covid_risk.save_cohort`, CSV with pandas.
+
+    CSV keeps the values but not the column types or the generation settings;
+    :func:`read_cohort` restores the types by validation.
+    """
+    import covid_risk
+    from covid_risk._cli_io import table_format, write_table
+
+    if table_format(path) == "parquet" and Path(path).suffix == ".parquet":
+        covid_risk.save_cohort(df, path)
+    else:
+        write_table(df, path)

@@ -73,7 +73,7 @@ def write_report(evaluation: Any, path: str, *, model: Any, cohort: Any, seed: i
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the summary; write the requested reports."""
     import covid_risk
-    from covid_risk._cli_common import load_model, model_setting, parse_outcomes
+    from covid_risk._cli_common import load_model, model_setting, parse_outcomes, read_cohort
     from covid_risk.progress import stage
 
     if args.json and not Path(args.json).resolve().parent.is_dir():
@@ -86,14 +86,14 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--outcomes: the model does not predict {', '.join(unknown)}; "
                        f"it predicts {', '.join(model.outcomes_)}")
     with stage(f"reading {args.cohort}", quiet=args.quiet):
-        cohort = covid_risk.load_cohort(args.cohort)
+        cohort = read_cohort(args.cohort)
     _check_cohort(cohort, outcomes, args.cohort)
     baselines = None
     if args.baselines:
         from covid_risk.models import fit_baselines
 
         with stage(f"fitting baselines on {args.baselines}", quiet=args.quiet):
-            train = covid_risk.load_cohort(args.baselines)
+            train = read_cohort(args.baselines)
             _check_cohort(train, outcomes, args.baselines)
             baselines = fit_baselines(train, setting=setting, outcomes=outcomes,
                                       random_state=args.seed)

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="outcome to explain (default: the model's first, usually death)")
     parser.add_argument("--top", type=positive_int, default=5, metavar="K",
                         help="show up to K factors raising and K lowering the risk (default: 5)")
+    parser.add_argument("--id", metavar="COLUMN", dest="id_column",
+                        help="input column identifying the patient, shown in the output "
+                        "(default: patient_id when the file has one)")
     add_model_options(parser)
     add_mapping_options(parser)
 
@@ -72,7 +75,16 @@ def run(args: argparse.Namespace) -> int:
         last = f" (0 to {len(df) - 1})" if len(df) else ""
         raise CliError(f"--row {args.row} is out of range: {args.input!r} has {len(df)} "
                        f"row(s){last}")
-    records = validate_frame(df.iloc[[args.row]].reset_index(drop=True), args)
+    id_column = args.id_column
+    if id_column is None and "patient_id" in df.columns:
+        id_column = "patient_id"
+    if id_column is not None and id_column not in df.columns:
+        raise CliError(f"--id: column {id_column!r} is not in {args.input!r}; "
+                       f"its columns are {', '.join(map(str, df.columns))}")
+    records = validate_frame(df.iloc[[args.row]], args, id_column=id_column)
+    label = f"row {args.row} of {args.input}"
+    if id_column is not None:
+        label = f"patient {records.index[0]} ({label})"
     model = load_model(args)
     outcomes = tuple(getattr(model, "outcomes_", ()) or ())
     outcome = args.outcome or (outcomes[0] if outcomes else "death")
@@ -80,6 +92,5 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--outcome: {outcome!r} is not predicted by this model; choose one of "
                        f"{', '.join(outcomes)}")
     explanation = public("explain")(records, model=model, outcome=outcome)
-    print(format_factors(explanation, row_label=f"row {args.row} of {args.input}",
-                         top=args.top))
+    print(format_factors(explanation, row_label=label, top=args.top))
     return 0

@@ -64,6 +64,7 @@ def held_out_table(model: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Load the cohort, train, save and print held-out metrics."""
     import covid_risk
+    from covid_risk._cli_common import read_cohort
     from covid_risk.progress import stage
 
     outcomes = parse_outcomes(args.outcomes, args.setting)
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise CliError(f"--out: folder {str(folder)!r} does not exist; create it first")
     with stage(f"reading {args.cohort}", quiet=args.quiet):
-        cohort = covid_risk.load_cohort(args.cohort)
+        cohort = read_cohort(args.cohort)
     available = tuple(o for o in SETTING_OUTCOMES[args.setting] if o in cohort.columns)
     if outcomes is None:
         if not available:
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         )
     model.save(args.out)
     trained = getattr(model, "outcomes_", None) or outcomes or ()
-    print(f"trained a {args.setting} model for {', '.join(trained)} on "
+    print(f"trained a model ({args.setting} setting) for {', '.join(trained)} on "
           f"{len(cohort)} records; saved to {args.out}")
     table = held_out_table(model)
     if table is not None:
