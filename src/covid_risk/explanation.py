@@ -29,15 +29,17 @@ proportion to their log-odds contributions::
                                       / sum_j shap_values[i, j]
 
 so that ``sum_j probability_contributions[i, j] == probability_i - baseline``
-exactly (to rounding, ~1e-16). Because the calibrator is increasing, the ratio is
-positive and **every feature keeps the sign it has in log-odds**: a factor that
-raises the log-odds raises the probability. The ratio is the slope of the secant of
-the calibration curve between the base value and the patient's raw score, so
-features are rescaled by the local steepness of the calibrated risk curve (a
-+0.5 log-odds push is worth more percentage points at 30 % than at 1 %). This is
-a linear rescaling, not a separate Shapley game on the probability scale;
-interventional probability-scale SHAP would need a background sample and is
-hundreds of times slower.
+exactly (to rounding, ~1e-16). Because the calibrator never decreases, the ratio is
+non-negative and **every feature keeps the sign it has in log-odds**: a factor that
+raises the log-odds raises the probability (where an isotonic calibrator is flat the
+ratio is zero and so is every contribution: the probability did not move). The ratio
+is the slope of the secant of the calibration curve between the base value and the
+patient's raw score, so features are rescaled by the local steepness of the
+calibrated risk curve (a +0.5 log-odds push is worth more percentage points at 30 %
+than at 1 %). This is a linear rescaling, not a separate Shapley game on the
+probability scale (shap's ``model_output="probability"`` needs interventional
+perturbation over a background sample, is much slower, and would explain the
+uncalibrated sigmoid, not the calibrated probability shown).
 
 *Fallback.* When the log-odds contributions cancel out (``|sum_j shap| <= 1e-9``)
 the ratio is undefined, and when coherence moved the probability against the
@@ -53,10 +55,13 @@ probabilities so that they are clinically coherent (deterioration is never below
 death, ICU or invasive-ventilation risk). The probability view always adds up to the
 final probability that ``predict_proba`` returns, so when coherence raised a
 patient's deterioration risk to, say, their death risk, the extra probability is
-attributed through the deterioration booster's own contributions like the rest;
+attributed through the deterioration booster's own contributions like the rest
+(through the fallback rule when the deterioration log-odds pointed the other way);
 :attr:`RiskExplanation.calibrated_probability` keeps the probability before the
 coherence step and :attr:`RiskExplanation.coherence` names the outcome whose
-probability was used (the factors table and the plot titles say so).
+probability was used (``"adjusted"`` if no contained outcome explains the change).
+``factors(i).attrs["note"]``, :meth:`RiskExplanation.coherence_note` and the
+waterfall title say so in words.
 
 Global views
 ------------
@@ -158,50 +163,107 @@ def _matrix(model: Any, df: pd.DataFrame) -> np.ndarray:
     return np.ascontiguousarray(X)
 
 
+def _closure(wanted: Sequence[str], available: Sequence[str], rules: Any) -> list[str]:
+    """``wanted`` plus every outcome their coherence rules read, transitively."""
+    need = list(wanted)
+    changed = True
+    while changed:
+        changed = False
+        for container, parts in rules:
+            if container in need:
+                for part in parts:
+                    if part in available and part not in need:
+                        need.append(part)
+                        changed = True
+    return need
+
+
+def _probabilities(
+    model: Any, df: pd.DataFrame, X: np.ndarray, wanted: Sequence[str]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Return (raw log-odds, calibrated, final) probabilities per outcome.
+
+    ``final`` is exactly what ``model.predict_proba`` returns. For a plain
+    :class:`~covid_risk.models.RiskModel` it is rebuilt from the same matrix ``X``
+    with the model's own parts -- ``booster.predict(raw_score=True)``, the
+    calibrators and :func:`covid_risk.models.apply_coherence` -- so the patient's
+    model matrix is built once (the tests check equality with ``predict_proba``).
+    Any other model is asked through its ``predict_proba``.
+    """
+    from covid_risk.models import COHERENCE_RULES, RiskModel, apply_coherence
+
+    outcomes = tuple(model.outcomes_)
+    plain = isinstance(model, RiskModel) and type(model).predict_proba is RiskModel.predict_proba
+    needed = _closure(wanted, outcomes, COHERENCE_RULES) if plain else list(outcomes)
+    raw = {
+        o: np.asarray(
+            model.boosters_[o].predict(X, raw_score=True, num_threads=1), dtype="float64"
+        ).reshape(-1)
+        for o in needed
+    }
+    calibrated = {
+        o: np.asarray(model.calibrators_[o].transform(raw[o]), dtype="float64").reshape(-1)
+        for o in needed
+    }
+    if plain:
+        final = {o: np.asarray(v, dtype="float64") for o, v in apply_coherence(calibrated).items()}
+    else:
+        proba = model.predict_proba(df)
+        if isinstance(proba, pd.Series):  # a single-outcome model
+            proba = proba.to_frame(outcomes[0])
+        final = {o: proba[o].to_numpy(dtype="float64") for o in outcomes}
+    return raw, calibrated, final
+
+
 def _coherence_source(
-    proba: pd.DataFrame, outcome: str, calibrated: np.ndarray
+    outcome: str, calibrated: np.ndarray, final: dict[str, np.ndarray]
 ) -> tuple[str, ...]:
-    """Per row, the outcome whose probability replaced ``outcome``'s ("" when none did)."""
-    final = proba[outcome].to_numpy(dtype="float64")
-    changed = np.abs(final - calibrated) > _COHERENCE_TOL
-    source = np.full(len(final), "", dtype=object)
+    """Per row, the outcome whose probability replaced ``outcome``'s ("" when none did).
+
+    Candidates are the outcomes ``outcome`` contains under the model's coherence
+    rules (:data:`covid_risk.models.COHERENCE_RULES`), first listed first; a
+    change no candidate explains is reported as ``"adjusted"``.
+    """
+    from covid_risk.models import COHERENCE_RULES
+
+    mine = final[outcome]
+    changed = np.abs(mine - calibrated) > _COHERENCE_TOL
+    source = np.full(len(mine), "", dtype=object)
     if changed.any():
-        others = [o for o in proba.columns if o != outcome]
         source[changed] = "adjusted"
-        for other in reversed(others):  # first listed outcome wins
-            match = changed & (np.abs(proba[other].to_numpy(dtype="float64") - final) <= 1e-15)
-            source[match] = other
+        candidates = _closure([outcome], tuple(final), COHERENCE_RULES)[1:]
+        for other in reversed(candidates):  # the first listed wins
+            source[changed & (final[other] == mine)] = other
     return tuple(source.tolist())
 
 
 def _build(
     model: Any,
     outcome: str,
-    X: np.ndarray,
-    proba: pd.DataFrame,
     index: pd.Index,
+    X: np.ndarray,
+    probabilities: tuple[dict[str, np.ndarray], ...],
     names: tuple[str, ...],
     labels: tuple[str, ...],
     units: tuple[str, ...],
 ) -> RiskExplanation:
+    raw_all, calibrated_all, final = probabilities
     phi, base = _contributions(model.boosters_[outcome], X)
-    raw = base + phi.sum(axis=1)
     calibrator = model.calibrators_[outcome]
-    calibrated = np.asarray(calibrator.transform(raw), dtype="float64").reshape(-1)
     baseline = float(np.asarray(calibrator.transform(np.array([base])), dtype="float64")[0])
-    probability = proba[outcome].to_numpy(dtype="float64").copy()
+    probability = final[outcome].copy()
     contributions, fallback = probability_view(phi, probability - baseline)
-    coherence = _coherence_source(proba, outcome, calibrated)
     arrays = dict(
-        values=X, shap_values=phi, raw=raw, probability=probability,
-        calibrated_probability=calibrated, probability_contributions=contributions,
-        fallback=fallback,
+        values=X, shap_values=phi, raw=raw_all[outcome].copy(), probability=probability,
+        calibrated_probability=calibrated_all[outcome].copy(),
+        probability_contributions=contributions, fallback=fallback,
     )
     for a in arrays.values():
         a.setflags(write=False)
     return RiskExplanation(
         outcome=outcome, feature_names=names, labels=labels, units=units,
-        base_value=base, baseline_probability=baseline, index=index, coherence=coherence,
+        base_value=base, baseline_probability=baseline, index=index,
+        coherence=_coherence_source(outcome, calibrated_all[outcome], final),
         model_name=str(getattr(model, "name", type(model).__name__)),
         **arrays,
     )
@@ -262,9 +324,6 @@ def explain(
         )
     df = _canonical(records)
     X = _matrix(model, df)
-    proba = model.predict_proba(df)
-    if isinstance(proba, pd.Series):  # single-outcome model
-        proba = proba.to_frame(outcomes[0])
     names = tuple(model.feature_names_)
     if X.shape[1] != len(names):
         raise ValueError(
@@ -274,9 +333,8 @@ def explain(
     labels = tuple(feature_label(n) for n in names)
     units = tuple(feature_unit(n) for n in names)
     wanted = outcomes if outcome is None else (outcome,)
-    out = {
-        o: _build(model, o, X, proba, df.index, names, labels, units) for o in wanted
-    }
+    probabilities = _probabilities(model, df, X, wanted)
+    out = {o: _build(model, o, df.index, X, probabilities, names, labels, units) for o in wanted}
     return out[outcome] if outcome is not None else out
 
 
@@ -335,6 +393,10 @@ def global_importance(
     return table
 
 
+def _outcome_label(outcome: str) -> str:
+    return FIELDS[outcome].label if outcome in FIELDS else outcome
+
+
 # --------------------------------------------------------------------------------------
 # the result object
 # --------------------------------------------------------------------------------------
@@ -360,7 +422,8 @@ class RiskExplanation:
     base_value : float
         Expected raw log-odds (LightGBM's ``pred_contrib`` last column).
     raw : ndarray of shape (n,)
-        Raw log-odds, ``base_value + shap_values.sum(axis=1)``.
+        Raw log-odds of the booster (``raw_score=True``), equal to
+        ``base_value + shap_values.sum(axis=1)`` up to rounding (~1e-12).
     probability : ndarray of shape (n,)
         The final probability, exactly what ``model.predict_proba`` returns.
     baseline_probability : float
@@ -675,33 +738,41 @@ class RiskExplanation:
             names.append(f"{len(rest)} other features")
             amounts.append(float(contrib[rest].sum()))
         k = len(amounts)
+        edges = start + np.concatenate([[0.0], np.cumsum(amounts)])
+        lo, hi = float(min(edges.min(), end)), float(max(edges.max(), end))
+        span = max(hi - lo, 1e-9)
         fig = Figure(figsize=(8.0, 0.45 * k + 1.8), layout="constrained")
         ax = fig.add_subplot()
-        left = start
         for pos, amount in enumerate(amounts):
             y = k - 1 - pos
+            left = float(edges[pos])
             colour = "#c0392b" if amount > 0 else "#2e86c1"
             ax.barh(y, amount, left=left, color=colour, height=0.6)
             ax.text(
-                left + amount + (0.01 if amount >= 0 else -0.01) * max(abs(end - start), 1e-9),
+                left + amount + (0.01 if amount >= 0 else -0.01) * span,
                 y, fmt.format(amount), va="center", ha="left" if amount >= 0 else "right",
                 fontsize=8,
             )
-            left += amount
         ax.set_yticks(range(k), list(reversed(names)))
-        ax.axvline(start, color="grey", linestyle=":", linewidth=1)
-        ax.axvline(end, color="black", linestyle="--", linewidth=1)
-        ax.set_xlabel(unit)
-        label = FIELDS[self.outcome].label if self.outcome in FIELDS else self.outcome
+        ax.set_ylim(-1.0, k - 0.1)
+        ax.set_xlim(lo - 0.15 * span, hi + 0.15 * span)
         value = f"{end:.1f}%" if scale == "probability" else f"{end:.2f}"
         baseline = f"{start:.1f}%" if scale == "probability" else f"{start:.2f}"
-        title = f"{label}: {value} (baseline {baseline})"
-        note = self.coherence_note(r)
-        if note:
-            title += "\n(raised by the coherence step to the "
-            title += f"{self.coherence[r]} probability)"
+        ax.axvline(start, color="grey", linestyle=":", linewidth=1)
+        ax.axvline(end, color="black", linestyle="--", linewidth=1)
+        ax.text(start, k - 0.6, f"baseline {baseline}", color="grey", fontsize=8,
+                ha="center", va="bottom")
+        ax.text(end, -0.55, f"this patient {value}", fontsize=8, ha="center", va="top")
+        ax.set_xlabel(unit)
+        title = f"{_outcome_label(self.outcome)}: {value} (baseline {baseline})"
+        source = self.coherence[r] if self.coherence and scale == "probability" else ""
+        if source:
+            what = (
+                "adjusted by the coherence step" if source == "adjusted"
+                else f"raised by the coherence step to the {_outcome_label(source)} probability"
+            )
+            title += f"\n({what})"
         ax.set_title(title, fontsize=10)
-        ax.margins(x=0.15)
         return fig
 
     def plot_summary(
@@ -760,8 +831,8 @@ class RiskExplanation:
         ax.set_yticks(range(k), [self.labels[j] for j in reversed(order)])
         ax.axvline(0, color="grey", linewidth=0.8)
         ax.set_xlabel(xlabel)
-        label = FIELDS[self.outcome].label if self.outcome in FIELDS else self.outcome
-        ax.set_title(f"{label}: contributions over {len(self)} patients", fontsize=10)
+        title = f"{_outcome_label(self.outcome)}: contributions over {len(self)} patients"
+        ax.set_title(title, fontsize=10)
         bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap), ax=ax, ticks=[0, 1])
         bar.ax.set_yticklabels(["low", "high"])
         bar.set_label("feature value")
