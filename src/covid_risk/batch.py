@@ -1,0 +1,1118 @@
+"""Streaming batch scoring of Parquet or CSV files of any size, with bounded memory.
+
+:func:`score_file` scores a whole population file chunk by chunk:
+
+1. **Read** ``chunk_rows`` rows at a time with pyarrow
+   (``ParquetFile.iter_batches`` for Parquet, the streaming ``pyarrow.csv.open_csv``
+   reader for CSV). Only the columns the model needs (the setting's predictors,
+   after ``columns=`` renaming) and the id column are read. CSV cells are read as
+   text -- never with per-block type inference, which can disagree between blocks
+   -- and numeric columns that parse cleanly are converted with one vectorised
+   cast; anything else is left to :func:`covid_risk.validate` to parse or reject.
+2. **Validate** each chunk with :func:`covid_risk.validate`. Rows with impossible
+   values (out of hard limits, not a number, unknown category, missing age or sex,
+   ...) are written to a *rejects file* with their source row number, the fields
+   at fault and validate's message, and the rest of the chunk is scored. Nothing
+   is dropped silently: :class:`ScoreReport` counts the rows read, scored and
+   rejected (and ``rows_read == rows_scored + rows_rejected`` always). Problems
+   with the file as a whole (a required column absent, a duplicated column, an
+   unknown unit) stop the run with a :class:`~covid_risk.exceptions.ValidationError`
+   before anything is written.
+3. **Score** with :meth:`RiskModel.predict_proba` (and, with ``explain=True``,
+   :func:`covid_risk.explain` for the top factors), exactly as
+   :func:`covid_risk.predict_risk` does for a DataFrame.
+4. **Write** the results incrementally (``pyarrow.parquet.ParquetWriter`` or
+   ``pyarrow.csv.CSVWriter``) to a temporary file next to the destination,
+   ``<dst>.tmp-<pid>-<random>``, which is renamed onto ``dst`` with
+   :func:`os.replace` only when every chunk has been written (the rejects file
+   likewise, just before). A run that fails or is killed therefore never leaves a
+   file named ``dst`` that looks complete; on an exception the temporary files are
+   removed, and temporary files left by a killed process (whose process id no
+   longer exists) are removed by the next run for the same destination. A rerun
+   simply redoes the work.
+
+Output
+------
+One row per scored input row, in input order: the id column (``id_column=``,
+with its values and type as read) or ``row`` (the 0-based row number in the
+source file), then for every outcome its calibrated probability (``<outcome>``,
+float64) and risk band (``<outcome>_band``; see :data:`covid_risk.api.RISK_BANDS`),
+and with ``explain=True`` the top factors as text (``<outcome>_factors``, the
+same text as :func:`covid_risk.predict_risk` gives for a DataFrame).
+
+Memory bound
+------------
+One chunk is in memory at a time, so peak memory is
+``baseline + O(chunk_rows x columns)``, independent of the file's length:
+the baseline is the interpreter, libraries and model (about 250-300 MB), and each
+chunk costs roughly 2-3 kB per row of an admission record at its peak (raw
+columns, the validated frame, the model matrix and the outputs coexist briefly);
+the default ``chunk_rows=100_000`` therefore peaks at roughly 0.5 GB. The measured
+figures (5,000,000 rows) are in ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import sys
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from covid_risk.exceptions import DataQualityWarning, Problem, ValidationError
+from covid_risk.schema import (
+    ADMISSION_PREDICTORS,
+    COMMUNITY_PREDICTORS,
+    FIELDS,
+    SETTINGS,
+)
+
+__all__ = ["ENGINES", "TABLE_FORMATS", "ScoreReport", "score_file"]
+
+TABLE_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+"""File extension -> table format, for sources, destinations and rejects files."""
+
+ENGINES: tuple[str, ...] = ("local", "dask")
+"""Accepted values of ``engine=``."""
+
+_SETTING_PREDICTORS: dict[str, tuple[str, ...]] = {
+    "community": COMMUNITY_PREDICTORS,
+    "admission": ADMISSION_PREDICTORS,
+}
+_TMP_MARK = ".tmp-"
+_TMP_NAME = re.compile(r"\.tmp-(\d+)-[0-9a-f]+$")
+_ROW = "row"
+_CSV_NULLS = [""]  # only an empty CSV cell is read as missing; validate parses the rest
+
+
+# --------------------------------------------------------------------------------------
+# the result
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScoreReport:
+    """What a :func:`score_file` run did.
+
+    Attributes
+    ----------
+    source : str
+        The file (or folder of Parquet files) scored.
+    destination : str
+        Where the results are (a file; a folder of Parquet parts for ``engine="dask"``).
+    rejects : str
+        The CSV file listing every rejected row with the reason (always written,
+        header only when no row was rejected).
+    engine : str
+        ``"local"`` or ``"dask"``.
+    outcomes : tuple of str
+        Outcomes scored.
+    rows_read : int
+        Data rows read from the source.
+    rows_scored : int
+        Rows written to ``destination``.
+    rows_rejected : int
+        Rows written to ``rejects``; ``rows_read == rows_scored + rows_rejected``.
+    chunks : int
+        Chunks (local) or partitions (Dask) processed.
+    chunk_rows : int
+        Most rows per chunk.
+    seconds : float
+        Wall-clock time of the run.
+    peak_rss_mb : float or None
+        Peak resident memory of this process in MB (its high-water mark, so it
+        includes anything the process did before the call); ``None`` where the
+        platform does not report it. For ``engine="dask"`` the work happens in the
+        workers, not in this process.
+    memory_note : str
+        The memory bound of the run in words.
+    reject_fields : dict of str to int
+        Field -> number of rejected rows with a problem in that field.
+    implausible : dict of str to int
+        Field -> number of implausible values that were kept, flagged and scored.
+    ignored_columns : tuple of str
+        Source columns not read because the model does not use them.
+    """
+
+    source: str
+    destination: str
+    rejects: str
+    engine: str
+    outcomes: tuple[str, ...]
+    rows_read: int
+    rows_scored: int
+    rows_rejected: int
+    chunks: int
+    chunk_rows: int
+    seconds: float
+    peak_rss_mb: float | None
+    memory_note: str
+    reject_fields: dict[str, int] = field(default_factory=dict)
+    implausible: dict[str, int] = field(default_factory=dict)
+    ignored_columns: tuple[str, ...] = ()
+
+    @property
+    def rows_per_second(self) -> float:
+        """Rows read per second of wall-clock time."""
+        return self.rows_read / self.seconds if self.seconds > 0 else float("nan")
+
+    def __repr__(self) -> str:
+        return (
+            f"ScoreReport({self.rows_read:,} rows read: {self.rows_scored:,} scored, "
+            f"{self.rows_rejected:,} rejected; {self.chunks} "
+            f"{'partitions' if self.engine == 'dask' else 'chunks'} in {self.seconds:.1f} s "
+            f"-> {Path(self.destination).name})"
+        )
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The run as a two-column table (``item``, ``value``) for notebooks and logs."""
+        items: list[tuple[str, Any]] = [
+            ("source", self.source),
+            ("destination", self.destination),
+            ("rejects file", self.rejects),
+            ("engine", self.engine),
+            ("outcomes", ", ".join(self.outcomes)),
+            ("rows read", self.rows_read),
+            ("rows scored", self.rows_scored),
+            ("rows rejected", self.rows_rejected),
+            ("chunks", self.chunks),
+            ("chunk rows", self.chunk_rows),
+            ("seconds", round(self.seconds, 2)),
+            ("rows per second", round(self.rows_per_second, 1)),
+            ("peak RSS (MB)", None if self.peak_rss_mb is None else round(self.peak_rss_mb, 1)),
+            ("memory", self.memory_note),
+            ("rejected by field", _counts_text(self.reject_fields)),
+            ("implausible kept", _counts_text(self.implausible)),
+            ("ignored columns", ", ".join(self.ignored_columns)),
+        ]
+        return pd.DataFrame(items, columns=["item", "value"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return plain JSON-able types."""
+        return {
+            "source": self.source,
+            "destination": self.destination,
+            "rejects": self.rejects,
+            "engine": self.engine,
+            "outcomes": list(self.outcomes),
+            "rows_read": self.rows_read,
+            "rows_scored": self.rows_scored,
+            "rows_rejected": self.rows_rejected,
+            "chunks": self.chunks,
+            "chunk_rows": self.chunk_rows,
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second, 1),
+            "peak_rss_mb": None if self.peak_rss_mb is None else round(self.peak_rss_mb, 1),
+            "memory_note": self.memory_note,
+            "reject_fields": dict(self.reject_fields),
+            "implausible": dict(self.implausible),
+            "ignored_columns": list(self.ignored_columns),
+        }
+
+
+def _counts_text(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in counts.items())
+
+
+def peak_rss_mb() -> float | None:
+    """Return this process's peak resident memory in MB (``None`` if unknown)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 ** 2 if sys.platform == "darwin" else peak / 1024.0
+
+
+# --------------------------------------------------------------------------------------
+# files: formats, temporary names, atomic replacement
+# --------------------------------------------------------------------------------------
+def table_format(path: str | os.PathLike, *, role: str = "file") -> str:
+    """Return ``"csv"`` or ``"parquet"`` from the extension of ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file name.
+    role : str, default="file"
+        What the file is, for the error message (``"source"``, ``"dst"``, ...).
+
+    Raises
+    ------
+    ValueError
+        For any other extension, naming the accepted ones.
+    """
+    suffix = Path(path).suffix.lower()
+    try:
+        return TABLE_FORMATS[suffix]
+    except KeyError:
+        raise ValueError(
+            f"{role} {str(path)!r} has extension {suffix or '(none)'!r}; the format is taken "
+            f"from the extension, so use one of {', '.join(TABLE_FORMATS)}."
+        ) from None
+
+
+def temp_path(path: Path) -> Path:
+    """Return a fresh temporary name next to ``path``: ``<name>.tmp-<pid>-<random>``."""
+    return path.with_name(f"{path.name}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file or folder if it exists (no error if it does not)."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Remove temporary files for ``path`` left by processes that no longer exist.
+
+    Only names of the form ``<path.name>.tmp-<pid>-<hex>`` whose process id is not
+    running on this machine are removed, so a concurrent run is never disturbed.
+
+    Returns
+    -------
+    list of Path
+        The paths removed.
+    """
+    removed = []
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        return removed
+    prefix = path.name + _TMP_MARK
+    for candidate in parent.iterdir():
+        if not candidate.name.startswith(prefix):
+            continue
+        match = _TMP_NAME.search(candidate.name)
+        if match and not _pid_alive(int(match.group(1))):
+            remove_path(candidate)
+            removed.append(candidate)
+    return removed
+
+
+def replace_into_place(tmp: Path, dst: Path) -> None:
+    """Move a finished ``tmp`` onto ``dst`` (a file is replaced atomically).
+
+    A folder destination (Dask output) that already exists is first moved aside
+    and removed afterwards, so ``dst`` is at every moment either absent, the old
+    result or the new, complete one.
+    """
+    if dst.is_dir() and not dst.is_symlink():
+        old = temp_path(dst)
+        os.replace(dst, old)
+        os.replace(tmp, dst)
+        remove_path(old)
+    else:
+        os.replace(tmp, dst)
+
+
+# --------------------------------------------------------------------------------------
+# options
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScoreOptions:
+    """Checked options of one scoring run, shared by the local and Dask engines."""
+
+    setting: str
+    outcomes: tuple[str, ...]
+    chunk_rows: int
+    explain: bool
+    top: int
+    id_column: str | None
+    units: Mapping[str, str] | None
+    columns: Mapping[str, str] | None
+
+
+def _check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}; got {value!r}.")
+    return int(value)
+
+
+def resolve_options(
+    model: Any, *, setting: str, outcomes: str | Sequence[str] | None, chunk_rows: Any,
+    explain: bool, top: Any, id_column: Hashable | None, units: Mapping[str, str] | None,
+    columns: Mapping[str, str] | None,
+) -> ScoreOptions:
+    """Check the options of :func:`score_file` against the model (errors say what to do)."""
+    if setting not in SETTINGS:
+        raise ValueError(
+            f"setting must be one of {', '.join(repr(s) for s in SETTINGS)}; got {setting!r}."
+        )
+    model_setting = getattr(model, "setting", setting)
+    if model_setting != setting:
+        raise ValueError(
+            f"The model was trained for the {model_setting!r} setting but setting={setting!r} "
+            f"was given; pass setting={model_setting!r} or a {setting} model."
+        )
+    available = tuple(model.outcomes_)
+    wanted = available if outcomes is None else (
+        (outcomes,) if isinstance(outcomes, str) else tuple(outcomes))
+    unknown = [o for o in wanted if o not in available]
+    if unknown or not wanted:
+        raise ValueError(
+            f"outcomes {unknown or list(wanted)!r} are not predicted by this model; choose from "
+            f"{', '.join(available)}."
+        )
+    if id_column is not None and not isinstance(id_column, str):
+        raise TypeError(f"id_column must be a column name (str); got {id_column!r}.")
+    for name, value in (("units", units), ("columns", columns)):
+        if value is not None and not isinstance(value, Mapping):
+            raise TypeError(f"{name}= must be a dict or None; got {type(value).__name__}.")
+    return ScoreOptions(
+        setting=setting,
+        outcomes=tuple(dict.fromkeys(wanted)),
+        chunk_rows=_check_int(chunk_rows, "chunk_rows", 1),
+        explain=bool(explain),
+        top=_check_int(top, "top", 0),
+        id_column=id_column,
+        units=dict(units) if units else None,
+        columns=dict(columns) if columns else None,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SourcePlan:
+    """Which columns of a source are read, and which are not."""
+
+    names: tuple[str, ...]
+    read: tuple[str, ...]
+    ignored: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+
+def plan_columns(names: Sequence[str], options: ScoreOptions) -> SourcePlan:
+    """Choose the source columns to read: the setting's predictors and the id column.
+
+    Raises
+    ------
+    ValidationError
+        If a column name appears twice, two columns map to one field, or
+        ``id_column`` is not a column of the source (file-level problems).
+    """
+    names = tuple(str(n) for n in names)
+    mapping = options.columns or {}
+    wanted = set(_SETTING_PREDICTORS[options.setting])
+    problems: list[Problem] = []
+    counts = Counter(names)
+    for name, count in counts.items():
+        if count > 1:
+            problems.append(Problem(name, (
+                f"Column {name!r} appears {count} times in the source. Keep one copy or "
+                "rename the others.")))
+    targets: dict[str, list[str]] = {}
+    read: list[str] = []
+    ignored: list[str] = []
+    unknown: list[str] = []
+    for name in dict.fromkeys(names):
+        if name == options.id_column:
+            read.append(name)
+            continue
+        target = mapping.get(name, name)
+        if target in wanted:
+            targets.setdefault(target, []).append(name)
+            read.append(name)
+        else:
+            ignored.append(name)
+            if target not in FIELDS and not str(target).startswith("true_risk_"):
+                unknown.append(name)
+    for target, sources in targets.items():
+        if len(sources) > 1:
+            problems.append(Problem(target, (
+                f"Columns {', '.join(repr(s) for s in sources)} all give field {target!r} after "
+                f"applying columns=. Keep one of them, or map only one to {target!r}.")))
+    if options.id_column is not None and options.id_column not in counts:
+        problems.append(Problem(options.id_column, (
+            f"id_column={options.id_column!r} is not a column of the source. Columns present: "
+            f"{', '.join(repr(n) for n in names[:12])}{' ...' if len(names) > 12 else ''}."),
+            value=options.id_column))
+    if problems:
+        raise ValidationError(problems)
+    return SourcePlan(names, tuple(read), tuple(ignored), tuple(unknown))
+
+
+def parquet_files(src: Path) -> list[Path]:
+    """Return the Parquet file ``src`` or the Parquet files under folder ``src``, sorted.
+
+    Files whose name starts with ``.`` or ``_`` (``_metadata``, ``_SUCCESS``,
+    temporary files) are skipped, as Dask and Spark do.
+    """
+    if src.is_dir():
+        files = sorted(
+            p for p in src.rglob("*")
+            if p.is_file() and not any(part.startswith((".", "_"))
+                                       for part in p.relative_to(src).parts)
+            and p.suffix.lower() in (".parquet", ".pq")
+        )
+        if not files:
+            raise FileNotFoundError(
+                f"Folder {str(src)!r} holds no .parquet files; give a CSV or Parquet file or "
+                "a folder of Parquet files."
+            )
+        return files
+    return [src]
+
+
+def source_names(src: Path, fmt: str) -> tuple[list[str], int | None, dict[str, pa.DataType]]:
+    """Return the column names, the row count (Parquet) and column types of a source."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        files = parquet_files(src)
+        first = pq.ParquetFile(files[0])
+        schema = first.schema_arrow
+        n = 0
+        for f in files:
+            n += pq.ParquetFile(f).metadata.num_rows
+        return list(schema.names), n, {f.name: f.type for f in schema}
+    from pyarrow import csv
+
+    with csv.open_csv(src) as reader:
+        names = list(reader.schema.names)
+    return names, None, {n: pa.string() for n in names}
+
+
+def _iter_csv(src: Path, read: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    from pyarrow import csv
+
+    convert = csv.ConvertOptions(
+        column_types={n: pa.string() for n in read},
+        include_columns=list(read),
+        strings_can_be_null=True,
+        null_values=_CSV_NULLS,
+        quoted_strings_can_be_null=False,
+    )
+    with csv.open_csv(src, convert_options=convert) as reader:
+        yield from reader
+
+
+def _iter_parquet(src: Path, read: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    import pyarrow.parquet as pq
+
+    for path in parquet_files(src):
+        pf = pq.ParquetFile(path)
+        present = [n for n in read if n in pf.schema_arrow.names]
+        yield from pf.iter_batches(batch_size=batch_rows, columns=present,
+                                   use_pandas_metadata=False)
+
+
+def rechunk(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """Regroup record batches into tables of exactly ``rows`` rows (the last may be shorter)."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        while batch.num_rows:
+            take = min(rows - count, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            count += take
+            batch = batch.slice(take)
+            if count == rows:
+                yield pa.Table.from_batches(pending)
+                pending, count = [], 0
+    if count:
+        yield pa.Table.from_batches(pending)
+
+
+def iter_chunks(src: Path, fmt: str, read: Sequence[str], chunk_rows: int) -> Iterator[pa.Table]:
+    """Yield the source's ``read`` columns as tables of ``chunk_rows`` rows, in file order."""
+    if fmt == "csv":
+        batches = _iter_csv(src, read)
+    else:
+        batches = _iter_parquet(src, read, min(chunk_rows, 65_536))
+    yield from rechunk(batches, chunk_rows)
+
+
+# --------------------------------------------------------------------------------------
+# one chunk: validate, reject, score
+# --------------------------------------------------------------------------------------
+@dataclass
+class ChunkResult:
+    """Scores and rejects of one chunk."""
+
+    scored: pa.Table
+    rejects: pd.DataFrame | None
+    n_read: int
+    reject_fields: Counter
+    implausible: Counter
+
+
+def _numeric_kinds(read: Sequence[str], options: ScoreOptions) -> list[str]:
+    mapping = options.columns or {}
+    out = []
+    for name in read:
+        target = mapping.get(name, name)
+        if target in FIELDS and FIELDS[target].kind in ("float", "int"):
+            out.append(name)
+    return out
+
+
+def _decode_dictionaries(table: pa.Table) -> pa.Table:
+    """Replace dictionary-encoded columns by plain ones (same values)."""
+    if not any(pa.types.is_dictionary(t) for t in table.schema.types):
+        return table
+    arrays = [col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col
+              for col in table.columns]
+    return pa.table(arrays, names=table.column_names)
+
+
+def _to_pandas(table: pa.Table, numeric: Sequence[str]) -> pd.DataFrame:
+    """Arrow chunk -> pandas for validate, with plainly numeric text cast to float64."""
+    arrays = []
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if name in numeric and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            try:  # text that is plainly numeric; anything else stays text for validate
+                col = pc.cast(col, pa.float64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
+        arrays.append(col)
+    return pa.table(arrays, names=table.column_names).to_pandas(ignore_metadata=True)
+
+
+def _rewrite_row(message: str, row: int, file_row: int) -> str:
+    """Replace the chunk-relative ``row N`` in a validate message by the file-wide number."""
+    return re.sub(rf"\(row {row}(?=[,)])", f"(row {file_row}", message, count=1)
+
+
+class ChunkScorer:
+    """Validates, rejects and scores chunks the same way on every engine.
+
+    Parameters
+    ----------
+    model : RiskModel
+        Fitted model.
+    options : ScoreOptions
+        Checked options.
+    plan : SourcePlan
+        Which source columns are read.
+    id_type : pyarrow.DataType or None
+        Type of the id column in the output (``None`` without ``id_column``).
+    """
+
+    def __init__(self, model: Any, options: ScoreOptions, plan: SourcePlan,
+                 id_type: pa.DataType | None) -> None:
+        self.model = model
+        self.options = options
+        self.plan = plan
+        self.numeric = _numeric_kinds(plan.read, options)
+        self.schema = output_schema(options, id_type)
+        self._describe: dict[tuple[int, Any], str] = {}
+
+    # -- validation ----------------------------------------------------------------
+    def _validate(self, df: pd.DataFrame) -> Any:
+        from covid_risk.validation import validate
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)
+            return validate(df, units=self.options.units, columns=self.options.columns,
+                            id_column=self.options.id_column)
+
+    def validate(self, df: pd.DataFrame, offset: int) -> tuple[Any, np.ndarray, pd.DataFrame]:
+        """Validate ``df``, setting aside rows with impossible values.
+
+        Returns
+        -------
+        validated : Validated or None
+            The canonical rows kept (``None`` when every row was rejected).
+        keep : ndarray of bool
+            Which rows of ``df`` were kept.
+        rejects : pandas.DataFrame
+            One row per rejected row: ``row`` (file-wide), the id, ``fields``,
+            ``reason``, then the values as read.
+        """
+        keep = np.ones(len(df), dtype=bool)
+        reasons: dict[int, list[Problem]] = {}
+        for _attempt in range(5):
+            positions = np.flatnonzero(keep)
+            if positions.size == 0:
+                validated = None
+                break
+            part = df if positions.size == len(df) else df.iloc[positions].reset_index(drop=True)
+            try:
+                validated = self._validate(part)
+                break
+            except ValidationError as exc:
+                whole = [p for p in exc.problems if p.row is None]
+                if whole:  # a problem with the file, not with rows: stop the run
+                    raise ValidationError(whole) from None
+                for p in exc.problems:
+                    pos = int(positions[p.row])
+                    message = _rewrite_row(p.message, p.row, offset + pos)
+                    reasons.setdefault(pos, []).append(
+                        Problem(p.field, message, offset + pos, p.value))
+                    keep[pos] = False
+        else:  # pragma: no cover - validate's problems are per row, so one pass suffices
+            raise RuntimeError("validation did not settle after setting aside rejected rows")
+        return validated, keep, self._rejects_frame(df, reasons, offset)
+
+    def _rejects_frame(self, df: pd.DataFrame, reasons: Mapping[int, list[Problem]],
+                       offset: int) -> pd.DataFrame:
+        pos = np.array(sorted(reasons), dtype=np.int64)
+        out = pd.DataFrame({_ROW: offset + pos})
+        ident = self.options.id_column
+        if ident is not None:
+            out[ident] = df[ident].iloc[pos].to_numpy()
+        out["fields"] = [", ".join(dict.fromkeys(p.field for p in reasons[i])) for i in pos]
+        out["reason"] = [" | ".join(p.message for p in reasons[i]) for i in pos]
+        for name in df.columns:
+            if name != ident:
+                out[name] = df[name].iloc[pos].to_numpy()
+        return out
+
+    # -- scoring -------------------------------------------------------------------
+    def _factor_texts(self, ex: Any) -> list[str]:
+        """Top factors per row as predict_risk's text, with top-k selection vectorised."""
+        from covid_risk.labels import describe
+
+        n = len(ex)
+        top = self.options.top
+        if top == 0 or n == 0:
+            return [""] * n
+        pp = 100.0 * ex.probability_contributions
+        phi = ex.shap_values
+        k = min(top, pp.shape[1])
+        up = np.lexsort((-phi, -pp), axis=1)[:, :k]
+        down = np.lexsort((phi, pp), axis=1)[:, :k]
+        up_pp = np.take_along_axis(pp, up, axis=1)
+        down_pp = np.take_along_axis(pp, down, axis=1)
+        values = ex.values
+        names = ex.feature_names
+        cache = self._describe
+        texts = []
+        for i in range(n):
+            parts = []
+            for order, contrib, sign in ((up[i], up_pp[i], 1.0), (down[i], down_pp[i], -1.0)):
+                for j, c in zip(order.tolist(), contrib.tolist(), strict=True):
+                    if c * sign <= 0:
+                        break
+                    v = values[i, j]
+                    key = (j, None if v != v else float(v))
+                    text = cache.get(key)
+                    if text is None:
+                        text = cache[key] = describe(names[j], v)
+                    parts.append(f"{text} ({c:+.1f} pp)")
+            texts.append("; ".join(parts))
+        return texts
+
+    def score(self, data: pd.DataFrame) -> dict[str, Any]:
+        """Return output columns (probability, band, factors per outcome) for canonical rows."""
+        outcomes = self.options.outcomes
+        cols: dict[str, Any] = {}
+        if self.options.explain:
+            from covid_risk.explanation import explain
+
+            explanations = explain(data, model=self.model)
+            probs = {o: np.asarray(explanations[o].probability, dtype="float64")
+                     for o in outcomes}
+        else:
+            proba = self.model.predict_proba(data)
+            probs = {o: proba[o].to_numpy(dtype="float64") for o in outcomes}
+        for o in outcomes:
+            cols[o] = probs[o]
+            cols[f"{o}_band"] = risk_bands(probs[o])
+            if self.options.explain:
+                cols[f"{o}_factors"] = self._factor_texts(explanations[o])
+        return cols
+
+    def __call__(self, table: pa.Table, offset: int) -> ChunkResult:
+        """Validate and score one chunk whose first row is row ``offset`` of the source."""
+        table = _decode_dictionaries(table)
+        df = _to_pandas(table, self.numeric)
+        validated, keep, rejects = self.validate(df, offset)
+        ident = self.options.id_column
+        if validated is None or len(validated.data) == 0:
+            scored = self.schema.empty_table()
+            implausible: Counter = Counter()
+        else:
+            cols = self.score(validated.data)
+            first = (table.column(ident).filter(pa.array(keep)) if ident is not None
+                     else pa.array(offset + np.flatnonzero(keep), type=pa.int64()))
+            arrays = [first, *(cols[n] for n in self.schema.names[1:])]
+            scored = pa.table(arrays, schema=self.schema)
+            implausible = Counter(p.field for p in validated.report.implausible)
+        reject_fields: Counter = Counter()
+        for text in rejects["fields"]:
+            reject_fields.update(text.split(", "))
+        return ChunkResult(scored, rejects if len(rejects) else None, len(df), reject_fields,
+                           implausible)
+
+
+def risk_bands(p: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`covid_risk.api.risk_band` (same cut-offs, same names)."""
+    from covid_risk.api import RISK_BANDS
+
+    uppers = np.array([upper for _, upper in RISK_BANDS[:-1]])
+    names = np.array([name for name, _ in RISK_BANDS], dtype=object)
+    idx = np.searchsorted(uppers, np.asarray(p, dtype="float64"), side="right")
+    return names[idx]
+
+
+def output_schema(options: ScoreOptions, id_type: pa.DataType | None) -> pa.Schema:
+    """Arrow schema of the results: id (or ``row``), then probability, band (, factors)."""
+    first = (pa.field(options.id_column, id_type) if options.id_column is not None
+             else pa.field(_ROW, pa.int64()))
+    fields = [first]
+    for o in options.outcomes:
+        fields += [pa.field(o, pa.float64()), pa.field(f"{o}_band", pa.string())]
+        if options.explain:
+            fields.append(pa.field(f"{o}_factors", pa.string()))
+    return pa.schema(fields)
+
+
+def rejects_columns(plan: SourcePlan, options: ScoreOptions) -> list[str]:
+    """Header of the rejects file: ``row``, the id, ``fields``, ``reason``, columns read."""
+    cols = [_ROW]
+    if options.id_column is not None:
+        cols.append(options.id_column)
+    cols += ["fields", "reason"]
+    cols += [n for n in plan.read if n != options.id_column]
+    return cols
+
+
+# --------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------
+class TableSink:
+    """Incremental Parquet or CSV writer for one schema."""
+
+    def __init__(self, path: Path, fmt: str, schema: pa.Schema) -> None:
+        self.path = path
+        self.schema = schema
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            self._writer: Any = pq.ParquetWriter(path, schema)
+        else:
+            from pyarrow import csv
+
+            self._writer = csv.CSVWriter(path, schema)
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        """Append ``table`` (same schema)."""
+        if table.num_rows:
+            self._writer.write_table(table)
+            self.rows += table.num_rows
+
+    def close(self) -> None:
+        """Finish the file (an empty result still gets its schema or header)."""
+        self._writer.close()
+
+
+class RejectsSink:
+    """Appends rejected rows to a CSV file whose header is written up front."""
+
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
+        self.path = path
+        self.columns = list(columns)
+        self._fh = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        pd.DataFrame(columns=self.columns).to_csv(self._fh, index=False)
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame | None) -> None:
+        """Append the rejected rows of one chunk."""
+        if frame is None or not len(frame):
+            return
+        frame.reindex(columns=self.columns).to_csv(self._fh, index=False, header=False)
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        if not self._fh.closed:
+            self._fh.close()
+
+
+def default_rejects(dst: Path) -> Path:
+    """``out.parquet`` -> ``out.rejects.csv`` (next to the destination)."""
+    stem = dst.name[: -len(dst.suffix)] if dst.suffix else dst.name
+    return dst.with_name(f"{stem}.rejects.csv")
+
+
+def check_paths(src: Path, dst: Path, rejects: Path, *, dst_is_folder: bool = False) -> None:
+    """Fail early, with what to do, on paths that cannot work."""
+    if not src.exists():
+        raise FileNotFoundError(f"Source {str(src)!r} does not exist.")
+    for role, path in (("dst", dst), ("rejects", rejects)):
+        if not path.parent.is_dir():
+            raise FileNotFoundError(
+                f"Cannot write {role} {str(path)!r}: folder {str(path.parent)!r} does not "
+                "exist. Create it first."
+            )
+    same = {src.resolve(), dst.resolve(), rejects.resolve()}
+    if len(same) < 3:
+        raise ValueError(
+            f"src, dst and rejects must be three different paths; got {str(src)!r}, "
+            f"{str(dst)!r} and {str(rejects)!r}."
+        )
+    if not dst_is_folder and dst.is_dir():
+        raise IsADirectoryError(
+            f"dst {str(dst)!r} is a folder; give a file name ending in "
+            f"{', '.join(TABLE_FORMATS)} (folders are written by engine='dask' only)."
+        )
+    if table_format(rejects, role="rejects") != "csv":
+        raise ValueError(f"rejects {str(rejects)!r} must be a .csv file.")
+
+
+def memory_note(chunk_rows: int, n_columns: int, engine: str = "local") -> str:
+    """Describe the memory bound of a run in words."""
+    where = "per worker task" if engine == "dask" else "in this process"
+    return (
+        f"one chunk of at most {chunk_rows:,} rows x {n_columns} columns in memory at a time "
+        f"{where}: peak ~ baseline + O(chunk_rows x columns), independent of the file's length"
+    )
+
+
+def warn_summary(report: ScoreReport, stacklevel: int = 3) -> None:
+    """Emit one DataQualityWarning for the whole run (instead of one per chunk)."""
+    parts = []
+    if report.rows_rejected:
+        parts.append(
+            f"{report.rows_rejected:,} of {report.rows_read:,} row(s) had impossible values and "
+            f"were not scored ({_counts_text(report.reject_fields)}); each is listed with the "
+            f"reason in {report.rejects}."
+        )
+    n_implausible = sum(report.implausible.values())
+    if n_implausible:
+        parts.append(
+            f"{n_implausible:,} implausible value(s) were kept, flagged and scored "
+            f"({_counts_text(report.implausible)}); check how they were recorded."
+        )
+    if parts:
+        warnings.warn(" ".join(parts), DataQualityWarning, stacklevel=stacklevel + 1)
+
+
+def _unknown_columns_warning(plan: SourcePlan, stacklevel: int) -> None:
+    if plan.unknown:
+        shown = ", ".join(repr(c) for c in plan.unknown[:8])
+        more = f" and {len(plan.unknown) - 8} more" if len(plan.unknown) > 8 else ""
+        warnings.warn(
+            f"Ignored {len(plan.unknown)} column(s) that are not fields of the patient record: "
+            f"{shown}{more}. Map them with columns={{'<your column>': '<field>'}} if they are "
+            "known fields under another name (see covid_risk.field_table()).",
+            DataQualityWarning, stacklevel=stacklevel + 1,
+        )
+
+
+# --------------------------------------------------------------------------------------
+# the public entry point
+# --------------------------------------------------------------------------------------
+def score_file(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    model: Any = None,
+    setting: str = "admission",
+    outcomes: str | Sequence[str] | None = None,
+    chunk_rows: int = 100_000,
+    explain: bool = False,
+    top: int = 3,
+    rejects: str | os.PathLike | None = None,
+    id_column: str | None = None,
+    units: Mapping[str, str] | None = None,
+    columns: Mapping[str, str] | None = None,
+    engine: str = "local",
+    client: Any = None,
+    progress: bool = True,
+) -> ScoreReport:
+    """Score a Parquet or CSV file of any size, chunk by chunk, with bounded memory.
+
+    Parameters
+    ----------
+    src : str or path-like
+        Patients, one row per patient: a ``.parquet``/``.pq`` or ``.csv`` file, or
+        a folder of Parquet files (read in sorted path order). Column names are
+        canonical field names (see :func:`covid_risk.field_table`) unless mapped
+        with ``columns=``; columns the model does not use are not read.
+    dst : str or path-like
+        Results file, ``.parquet``/``.pq`` or ``.csv`` by extension. With
+        ``engine="dask"``, a folder of Parquet parts (``part-00000.parquet``, ...).
+        Written under a temporary name and renamed into place only when complete.
+    model : RiskModel, str or path, optional
+        A fitted model or a model file. Default: the bundled model of ``setting``.
+    setting : {"admission", "community"}, default="admission"
+        Clinical setting; must match the model's.
+    outcomes : str or sequence of str, optional
+        Only these outcomes (default: every outcome of the model).
+    chunk_rows : int, default=100_000
+        Rows per chunk; peak memory grows with it (see the module's notes).
+    explain : bool, default=False
+        Also write the top factors of each prediction (``<outcome>_factors``).
+        Much slower than scoring alone.
+    top : int, default=3
+        Factors per direction with ``explain=True``.
+    rejects : str or path-like, optional
+        CSV file for rejected rows (default: ``dst`` with suffix ``.rejects.csv``).
+        Always written, with only its header when nothing was rejected.
+    id_column : str, optional
+        Source column copied, untouched, to the output as the row identifier.
+        Default: a ``row`` column with the 0-based row number in the source.
+    units : dict of str to str, optional
+        Field -> unit of its values, as for :func:`covid_risk.validate`.
+    columns : dict of str to str, optional
+        Source column -> field name, as for :func:`covid_risk.validate`.
+    engine : {"local", "dask"}, default="local"
+        ``"dask"`` scores a Parquet file or folder across the workers of
+        ``client`` (needs ``pip install 'covid-risk[dask]'``).
+    client : dask.distributed.Client, optional
+        The Dask client for ``engine="dask"`` (default: the current client).
+    progress : bool, default=True
+        Draw a progress line on standard error (only when it is a terminal).
+
+    Returns
+    -------
+    ScoreReport
+        Counts of rows read, scored and rejected, chunks, time, peak memory and
+        paths.
+
+    Raises
+    ------
+    ValidationError
+        For problems with the file as a whole (a required column absent, a column
+        twice, an unknown unit). Row-level problems never raise: those rows go to
+        the rejects file and a :class:`~covid_risk.exceptions.DataQualityWarning`
+        gives the counts.
+    FileNotFoundError
+        If ``src`` or the folder of ``dst`` does not exist.
+
+    Examples
+    --------
+    >>> import covid_risk as cr  # doctest: +SKIP
+    >>> report = cr.score_file("patients.parquet", "risks.parquet",
+    ...                        id_column="patient_id")  # doctest: +SKIP
+    >>> report  # doctest: +SKIP
+    ScoreReport(1,000,000 rows read: 999,812 scored, 188 rejected; 10 chunks in 61.2 s -> ...)
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}; got {engine!r}.")
+    if engine == "local" and client is not None:
+        raise ValueError("client= is only used with engine='dask'; pass engine='dask' too.")
+    src, dst = Path(src), Path(dst)
+    rejects_path = Path(rejects) if rejects is not None else default_rejects(dst)
+    if engine == "dask":
+        from covid_risk._dask import score_dask
+
+        return score_dask(
+            src, dst, model=model, setting=setting, outcomes=outcomes, chunk_rows=chunk_rows,
+            explain=explain, top=top, rejects=rejects_path, id_column=id_column, units=units,
+            columns=columns, client=client, progress=progress,
+        )
+    return _score_local(
+        src, dst, rejects_path, model=model, setting=setting, outcomes=outcomes,
+        chunk_rows=chunk_rows, explain=explain, top=top, id_column=id_column, units=units,
+        columns=columns, progress=progress,
+    )
+
+
+def resolve_model(model: Any, setting: str) -> Any:
+    """Return a fitted model: the bundled default, a loaded file or the object given."""
+    from covid_risk.api import resolve_model as _resolve
+
+    return _resolve(model, setting)
+
+
+def _score_local(
+    src: Path, dst: Path, rejects: Path, *, model: Any, setting: str,
+    outcomes: str | Sequence[str] | None, chunk_rows: int, explain: bool, top: int,
+    id_column: str | None, units: Mapping[str, str] | None,
+    columns: Mapping[str, str] | None, progress: bool,
+    on_chunk: Callable[[int], None] | None = None,
+) -> ScoreReport:
+    start = time.perf_counter()
+    fmt_out = table_format(dst, role="dst")
+    check_paths(src, dst, rejects)
+    fmt_in = "parquet" if src.is_dir() else table_format(src, role="source")
+    resolved = resolve_model(model, setting)
+    options = resolve_options(
+        resolved, setting=setting, outcomes=outcomes, chunk_rows=chunk_rows, explain=explain,
+        top=top, id_column=id_column, units=units, columns=columns)
+    names, n_rows, types = source_names(src, fmt_in)
+    plan = plan_columns(names, options)
+    _unknown_columns_warning(plan, stacklevel=3)
+    id_type = types.get(id_column) if id_column is not None else None
+    if id_type is not None and pa.types.is_dictionary(id_type):
+        id_type = id_type.value_type
+    scorer = ChunkScorer(resolved, options, plan, id_type)
+
+    for path in (dst, rejects):
+        remove_stale_temps(path)
+    tmp_out, tmp_rej = temp_path(dst), temp_path(rejects)
+    sink: TableSink | None = None
+    rej: RejectsSink | None = None
+    from covid_risk.progress import Progress
+
+    n_read = chunks = 0
+    reject_fields: Counter = Counter()
+    implausible: Counter = Counter()
+    try:
+        sink = TableSink(tmp_out, fmt_out, scorer.schema)
+        rej = RejectsSink(tmp_rej, rejects_columns(plan, options))
+        with Progress(n_rows, desc="rows scored", quiet=not progress) as bar:
+            for table in iter_chunks(src, fmt_in, plan.read, options.chunk_rows):
+                result = scorer(table, n_read)
+                sink.write(result.scored)
+                rej.write(result.rejects)
+                n_read += result.n_read
+                chunks += 1
+                reject_fields.update(result.reject_fields)
+                implausible.update(result.implausible)
+                bar.update(result.n_read)
+                if on_chunk is not None:
+                    on_chunk(chunks)
+        sink.close()
+        rej.close()
+        if sink.rows + rej.rows != n_read:  # pragma: no cover - an invariant, not an input error
+            raise RuntimeError(
+                f"internal error: {n_read} rows read but {sink.rows} scored + {rej.rows} rejected")
+        os.replace(tmp_rej, rejects)
+        os.replace(tmp_out, dst)
+    except BaseException:
+        for closer in (sink, rej):
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    closer.close()
+        remove_path(tmp_out)
+        remove_path(tmp_rej)
+        raise
+    report = ScoreReport(
+        source=str(src), destination=str(dst), rejects=str(rejects), engine="local",
+        outcomes=options.outcomes, rows_read=n_read, rows_scored=sink.rows,
+        rows_rejected=rej.rows, chunks=chunks, chunk_rows=options.chunk_rows,
+        seconds=time.perf_counter() - start, peak_rss_mb=peak_rss_mb(),
+        memory_note=memory_note(options.chunk_rows, len(plan.read)),
+        reject_fields=dict(sorted(reject_fields.items(), key=lambda kv: (-kv[1], kv[0]))),
+        implausible=dict(sorted(implausible.items(), key=lambda kv: (-kv[1], kv[0]))),
+        ignored_columns=plan.ignored,
+    )
+    warn_summary(report)
+    return report
+
