@@ -307,3 +307,254 @@ def test_scores_unknown_mapping_target_exits_2(patients_csv, capsys):
     line = _one_error_line(capsys.readouterr().err)
     assert line == ("covid-risk: error: --columns: 'agee' is not a field of the patient "
                     "record; did you mean 'age'?")
+
+
+# --------------------------------------------------------------------------- the full chain
+def _run(argv):
+    """Run main(argv) capturing stdout and stderr (usable outside capsys fixtures)."""
+    from contextlib import redirect_stderr, redirect_stdout
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    """cohort (Parquet and CSV) -> train with fast settings, once for the module."""
+    d = tmp_path_factory.mktemp("chain")
+    runs = {
+        "cohort": _run(["cohort", "--n", 2000, "--seed", 1, "--out", d / "train.parquet"]),
+        "cohort_csv": _run(["cohort", "--n", 600, "--seed", 8, "--out", d / "test.csv", "-q"]),
+        "train": _run(["train", d / "train.parquet", "--outcomes", "death,icu", "--seed", 0,
+                       "--n-estimators", 40, "--learning-rate", 0.1,
+                       "--out", d / "model.crmodel", "--quiet"]),
+    }
+    return d, runs
+
+
+@pytest.fixture(scope="module")
+def chain_model(chain):
+    import covid_risk
+
+    d, _ = chain
+    return covid_risk.load(d / "model.crmodel")
+
+
+@pytest.fixture(scope="module")
+def eval_cohort(chain):
+    import warnings
+
+    from covid_risk._cli_common import read_cohort
+
+    d, _ = chain
+    with warnings.catch_warnings():  # the generator's implausible values are flagged
+        warnings.simplefilter("ignore")
+        return read_cohort(d / "test.csv")
+
+
+def test_cohort_writes_parquet_and_csv(chain):
+    """cohort writes the requested rows with outcomes and true risks, by extension."""
+    import covid_risk
+
+    d, runs = chain
+    code, out, err = runs["cohort"]
+    assert code == 0 and err == ""
+    train = covid_risk.load_cohort(d / "train.parquet")
+    assert out.startswith(f"wrote 2000 admission records ({train.shape[1]} columns) to ")
+    assert len(train) == 2000 and "true_risk_death" in train.columns
+    assert train["death"].dtype == "boolean"
+    code, out, _ = runs["cohort_csv"]
+    assert code == 0 and out.startswith("wrote 600 admission records")
+    csv = pd.read_csv(d / "test.csv")
+    assert len(csv) == 600 and "icu" in csv.columns
+
+
+def test_cohort_same_seed_same_data(chain, tmp_path):
+    """The same --seed gives the same cohort; death rate printed matches the file."""
+    import covid_risk
+
+    d, runs = chain
+    code, out, _ = _run(["cohort", "--n", 2000, "--seed", 1, "--out", tmp_path / "again.parquet"])
+    assert code == 0
+    first = covid_risk.load_cohort(d / "train.parquet")
+    pd.testing.assert_frame_equal(first, covid_risk.load_cohort(tmp_path / "again.parquet"))
+    assert f"death {first['death'].mean():.1%}" in out
+
+
+def test_train_prints_held_out_metrics(chain, chain_model):
+    """train saves a loadable model and prints the held-out metrics of its 15% split."""
+    _, runs = chain
+    code, out, err = runs["train"]
+    assert code == 0, err
+    assert chain_model.outcomes_ == ("death", "icu")
+    lines = out.splitlines()
+    assert lines[0].startswith("trained a model (admission setting) for death, icu on 2000")
+    assert lines[1] == "held-out metrics:"
+    held = chain_model.held_out_
+    assert int(held.loc["death", "n"]) == 300  # 15% of 2000 rows
+    death_row = next(ln for ln in lines if ln.startswith("death "))
+    assert f"{held.loc['death', 'auroc']:.3f}" in death_row
+
+
+def test_evaluate_prints_summary_and_writes_reports(chain, chain_model, eval_cohort, tmp_path):
+    """evaluate's printed and JSON AUROC equal scikit-learn's on the model's predictions."""
+    from sklearn.metrics import roc_auc_score
+
+    d, _ = chain
+    html, js = tmp_path / "report.html", tmp_path / "metrics.json"
+    code, out, err = _run(["evaluate", "--model", d / "model.crmodel", d / "test.csv",
+                           "--bootstrap", 0, "--report", html, "--json", js, "--quiet"])
+    assert code == 0, err
+    p = chain_model.predict_proba(eval_cohort)
+    expected = roc_auc_score(eval_cohort["death"].astype(bool), p["death"])
+    auroc_line = next(ln for ln in out.splitlines() if ln.startswith("death") and "auroc" in ln)
+    assert f"{expected:.3f}" in auroc_line
+    doc = json.loads(js.read_text())
+    got = doc["results"][doc["model"]]["death"]["metrics"]["auroc"]["estimate"]
+    assert got == pytest.approx(expected, abs=1e-12)
+    assert html.read_text().lstrip().lower().startswith("<!doctype html")
+    assert f"wrote report to {html}" in out
+
+
+def test_evaluate_unknown_outcome_is_bad_usage(chain, capsys):
+    """Asking evaluate for an outcome the model does not predict exits 2."""
+    d, _ = chain
+    assert main(["evaluate", "--model", str(d / "model.crmodel"), str(d / "test.csv"),
+                 "--outcomes", "aki", "--bootstrap", "0"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "does not predict aki" in line
+
+
+def test_predict_file_matches_model(chain, chain_model, eval_cohort, tmp_path):
+    """predict on a CSV writes the model's exact probabilities with the id column first."""
+    d, _ = chain
+    out_path = tmp_path / "risks.parquet"
+    code, out, err = _run(["predict", d / "test.csv", "--model", d / "model.crmodel",
+                           "--id", "patient_id", "--out", out_path])
+    assert code == 0, err
+    assert out == f"wrote 600 predictions to {out_path}\n"
+    risks = pd.read_parquet(out_path)
+    assert list(risks.columns[:3]) == ["patient_id", "death", "death_band"]
+    expected = chain_model.predict_proba(eval_cohort)
+    assert risks["patient_id"].tolist() == eval_cohort.index.tolist()
+    assert risks["death"].to_numpy() == pytest.approx(expected["death"].to_numpy(), abs=1e-12)
+    assert risks["icu"].to_numpy() == pytest.approx(expected["icu"].to_numpy(), abs=1e-12)
+
+
+def test_predict_to_stdout_csv(chain, patients_csv, capsys):
+    """Without --out, predictions go to standard output as CSV."""
+    d, _ = chain
+    assert main(["predict", str(patients_csv), "--model", str(d / "model.crmodel"),
+                 "--id", "pid"]) == 0
+    risks = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert risks["pid"].tolist() == ["a", "b"]
+    assert risks["death"].iloc[0] > risks["death"].iloc[1]  # 81 y, RR 31 vs 45 y, RR 16
+
+
+def test_predict_json_patient_on_stdin(chain, chain_model, monkeypatch, capsys):
+    """One JSON patient on stdin prints RiskPrediction.to_dict() as JSON."""
+    import covid_risk
+
+    d, _ = chain
+    patient = {"age": 81, "sex": "male", "urea": 12, "respiratory_rate": 31, "spo2": 91}
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(patient)))
+    assert main(["predict", "--model", str(d / "model.crmodel"), "--explain", "--top", "2"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    expected = covid_risk.predict_risk(patient, model=chain_model, explain=True, top=2).to_dict()
+    assert doc == json.loads(json.dumps(expected))
+    assert set(doc["risks"]) == {"death", "icu"}
+    assert len(doc["risks"]["death"]["raising"]) <= 2
+
+
+def test_predict_json_list_and_units(chain, chain_model, monkeypatch, capsys):
+    """A JSON list gives a list; --units converts BUN mg/dL exactly as in canonical units."""
+    d, _ = chain
+    canonical = {"age": 70, "sex": "female", "urea": 10.0}
+    us = {"age": 70, "sex": "female", "urea": 10.0 * 28.014 / 10.0}  # 28.014 mg/dL BUN
+    model = str(d / "model.crmodel")
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps([canonical, canonical])))
+    assert main(["predict", "-", "--model", model]) == 0
+    first = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(us)))
+    assert main(["predict", "--model", model, "--units", "urea=mg/dL BUN"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert len(first) == 2 and first[0] == first[1]
+    assert second["risks"]["death"]["probability"] == pytest.approx(
+        first[0]["risks"]["death"]["probability"], abs=1e-12)
+
+
+def test_predict_bad_json_and_impossible_value_exit_2(chain, monkeypatch, capsys):
+    """Broken JSON and an impossible age on stdin both exit 2 with one line."""
+    model = str(chain[0] / "model.crmodel")
+    monkeypatch.setattr("sys.stdin", io.StringIO("{'age': 70"))
+    assert main(["predict", "--model", model]) == 2
+    assert "not valid JSON" in _one_error_line(capsys.readouterr().err)
+    monkeypatch.setattr("sys.stdin", io.StringIO('[{"age": 70, "sex": "male"}, '
+                                                 '{"age": 130, "sex": "male"}]'))
+    assert main(["predict", "--model", model]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "patient 1" in line and "'age'" in line and "130" in line
+
+
+def test_predict_impossible_age_in_csv_exits_2(chain, tmp_path, capsys):
+    """An impossible age in the CSV: exit 2, one line with field, value and row."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text(_PATIENTS.replace("\nb,45,", "\nb,-3,"))
+    assert main(["predict", str(bad), "--model", str(chain[0] / "model.crmodel"),
+                 "--id", "pid"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "'age'" in line and "-3" in line and "row 1" in line
+
+
+def test_foreign_model_file_exits_2(patients_csv, tmp_path, capsys):
+    """A pickle passed as --model is refused (never unpickled): exit 2, one line."""
+    import pickle
+
+    foreign = tmp_path / "model.crmodel"
+    foreign.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    assert main(["predict", str(patients_csv), "--model", str(foreign)]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "not a covid_risk model file" in line
+
+
+def test_missing_model_file_exits_2(patients_csv, tmp_path, capsys):
+    """A --model path that does not exist exits 2 naming it."""
+    assert main(["explain", str(patients_csv), "--model", str(tmp_path / "no.crmodel")]) == 2
+    assert "no.crmodel" in _one_error_line(capsys.readouterr().err)
+
+
+def test_explain_prints_top_factors(chain, chain_model, eval_cohort, capsys):
+    """explain prints the row's predicted risk and at most --top factors each way."""
+    d, _ = chain
+    assert main(["explain", str(d / "test.csv"), "--row", "3", "--outcome", "icu", "--top", "3",
+                 "--model", str(d / "model.crmodel")]) == 0
+    out = capsys.readouterr().out
+    p = chain_model.predict_proba(eval_cohort.iloc[[3]])["icu"].iloc[0]
+    first = out.splitlines()[0]
+    assert first.startswith(f"patient {eval_cohort.index[3]} (row 3 of ")
+    assert f"predicted icu risk {p:.1%}" in first
+    factor_lines = [ln for ln in out.splitlines() if " pp  " in ln]
+    assert 1 <= len(factor_lines) <= 6
+
+
+def test_explain_row_out_of_range_exits_2(chain, capsys):
+    """--row beyond the file exits 2 saying how many rows there are."""
+    d, _ = chain
+    assert main(["explain", str(d / "test.csv"), "--row", "600",
+                 "--model", str(d / "model.crmodel")]) == 2
+    assert "has 600 row(s) (0 to 599)" in _one_error_line(capsys.readouterr().err)
+
+
+def test_quiet_prints_no_progress(tmp_path, monkeypatch):
+    """On a terminal, cohort shows progress on stderr; with --quiet it shows none."""
+    tty = _TTY()
+    monkeypatch.setattr("sys.stderr", tty)
+    assert main(["cohort", "--n", "300", "--out", str(tmp_path / "a.parquet")]) == 0
+    shown = tty.getvalue()
+    assert "generating 300 admission records done in" in shown
+    quiet = _TTY()
+    monkeypatch.setattr("sys.stderr", quiet)
+    assert main(["cohort", "--n", "300", "--out", str(tmp_path / "b.parquet"), "--quiet"]) == 0
+    assert quiet.getvalue() == ""
