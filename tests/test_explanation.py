@@ -1,4 +1,7 @@
-"""Tests for covid_risk.explanation: exact, additive explanations of a trained RiskModel."""
+"""Tests for covid_risk.explanation: exact, additive explanations of a trained RiskModel.
+
+The model is trained once per module on a small synthetic cohort with few, fast trees.
+"""
 
 from __future__ import annotations
 
@@ -12,60 +15,18 @@ import pytest
 
 from covid_risk.explanation import RiskExplanation, explain, global_importance, probability_view
 from covid_risk.models import IsotonicCalibrator, RiskModel
-from covid_risk.schema import SETTING_OUTCOMES, empty_frame
+from covid_risk.schema import FIELDS, SETTING_OUTCOMES
+from covid_risk.synthetic import make_cohort
 
 matplotlib.use("Agg")
 
 OUTCOMES = SETTING_OUTCOMES["admission"]
 
 
-def _small_cohort(n: int, seed: int) -> pd.DataFrame:
-    """A small canonical admission cohort with nested outcomes (deterioration contains death)."""
-    rng = np.random.default_rng(seed)
-    df = empty_frame(n)
-    df["age"] = rng.uniform(20, 95, n).round()
-    df["sex"] = pd.array(np.where(rng.random(n) < 0.55, "male", "female"), dtype=object)
-    df["ethnicity"] = pd.array(
-        rng.choice(["white", "south_asian", "black", "mixed", "other"], n), dtype=object
-    )
-    for name, prevalence in (("chronic_cardiac", 0.3), ("diabetes", 0.25), ("dementia", 0.1),
-                             ("obesity", 0.2), ("chronic_kidney", 0.15)):
-        df[name] = pd.array(rng.random(n) < prevalence, dtype="boolean")
-    df["respiratory_rate"] = rng.normal(22, 5, n).clip(8, 50).round()
-    df["spo2"] = rng.normal(94, 3, n).clip(70, 100).round()
-    df["on_oxygen"] = pd.array(df["spo2"].to_numpy() < 92, dtype="boolean")
-    df["fio2"] = np.where(df["on_oxygen"].to_numpy(dtype=bool), 0.4, 0.21)
-    df["urea"] = rng.lognormal(2.0, 0.5, n).round(1)
-    df["creatinine"] = rng.lognormal(4.5, 0.3, n).round()
-    df["crp"] = rng.lognormal(3.5, 1.0, n).round()
-    df["lymphocytes"] = rng.lognormal(0.0, 0.4, n).round(2)
-    df["neutrophils"] = rng.lognormal(1.6, 0.4, n).round(2)
-    df["gcs"] = pd.array(np.where(rng.random(n) < 0.1, 13, 15), dtype="Int64")
-    df.loc[rng.random(n) < 0.2, "urea"] = np.nan
-    df.loc[rng.random(n) < 0.3, "crp"] = np.nan
-    comorb = df[["chronic_cardiac", "diabetes", "dementia", "obesity", "chronic_kidney"]]
-    count = comorb.to_numpy(dtype=float).sum(axis=1)
-    lp = (-7.0 + 0.06 * df["age"].to_numpy() + 0.12 * (df["respiratory_rate"].to_numpy() - 20)
-          - 0.12 * (df["spo2"].to_numpy() - 94) + 0.1 * np.nan_to_num(df["urea"].to_numpy(), nan=6)
-          + 0.3 * count)
-
-    def draw(shift: float) -> np.ndarray:
-        return rng.random(n) < 1 / (1 + np.exp(-(lp + shift)))
-
-    death, icu, imv = draw(0.0), draw(-0.3), draw(-1.0)
-    imv &= icu | (rng.random(n) < 0.2)
-    deterioration = death | icu | imv | draw(-1.0)
-    for name, values in (("death", death), ("icu", icu), ("imv", imv),
-                         ("deterioration", deterioration), ("aki", draw(-0.5)),
-                         ("vte", draw(-1.5))):
-        df[name] = pd.array(values, dtype="boolean")
-    return df
-
-
 @pytest.fixture(scope="module")
 def cohort() -> pd.DataFrame:
-    """Training cohort (seeded)."""
-    return _small_cohort(3000, seed=1)
+    """Synthetic admitted patients to train on (seeded)."""
+    return make_cohort(3000, random_state=1)
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +40,8 @@ def model(cohort) -> RiskModel:
 
 @pytest.fixture(scope="module")
 def patients() -> pd.DataFrame:
-    """Forty new patients (another seed), outcome columns dropped."""
-    return _small_cohort(40, seed=7).drop(columns=list(OUTCOMES))
+    """Forty new patients from another seed (outcome and true-risk columns are ignored)."""
+    return make_cohort(40, random_state=7)
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +248,7 @@ def test_coherence_is_named_and_still_adds_up(model, patients, explained):
         assert source in ("death", "icu", "imv")
         assert proba[source].iloc[r] == ex.probability[r]
         note = ex.factors(int(r)).attrs["note"]
-        assert "coherence" in note and source in note
+        assert "coherence" in note and FIELDS[source].label.lower() in note.lower()
     assert all(c == "" for c, up in zip(ex.coherence, raised, strict=True) if not up)
     assert all(c == "" for c in explained["death"].coherence)
 
@@ -295,7 +256,7 @@ def test_coherence_is_named_and_still_adds_up(model, patients, explained):
 # --------------------------------------------------------------------------- factors
 def test_factors_order_signs_and_text(model):
     """Factors: raising ones first (largest first), then lowering ones; texts carry units."""
-    patient = _small_cohort(1, seed=3).drop(columns=list(OUTCOMES))
+    patient = make_cohort(1, random_state=3)
     patient["respiratory_rate"] = 31.0
     patient["urea"] = np.nan
     patient["sex"] = pd.array(["male"], dtype=object)

@@ -92,6 +92,8 @@ def test_aliases_resolve_to_the_same_label():
         ("deprivation_quintile", 5.0, "Deprivation quintile 5 (most deprived)"),
         ("deprivation_quintile", 3.0, "Deprivation quintile 3"),
         ("gcs", 15.0, "Glasgow coma scale 15"),
+        ("neutrophils", 4.49, "Neutrophils 4.49 ×10⁹/L"),
+        ("bmi", 31.2, "Body-mass index 31.2 kg/m²"),
         ("nlr", 7.2534, "Neutrophil-to-lymphocyte ratio 7.25"),
         ("spo2_fio2", 452.38095, "SpO2/FiO2 ratio 452"),
         ("ethnicity_south_asian", 1.0, "Ethnicity: South Asian"),

@@ -93,6 +93,8 @@ _SUM_TOL = 1e-9
 
 _COHERENCE_TOL = 1e-12
 
+_MISSING_GREY = "#b0b0b0"
+
 
 # --------------------------------------------------------------------------------------
 # core computation (vectorised, no shap import)
@@ -397,6 +399,21 @@ def _outcome_label(outcome: str) -> str:
     return FIELDS[outcome].label if outcome in FIELDS else outcome
 
 
+def _percent_pair(a: float, b: float) -> tuple[str, str]:
+    """Two probabilities as percentages with enough decimals to tell them apart."""
+    for digits in (1, 2, 3, 4):
+        ta, tb = f"{a:.{digits}%}", f"{b:.{digits}%}"
+        if ta != tb:
+            break
+    return ta, tb
+
+
+def _outcome_text(outcome: str) -> str:
+    """Return the outcome's label as it reads in a sentence ("death", "ICU admission")."""
+    label = _outcome_label(outcome)
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
+
 # --------------------------------------------------------------------------------------
 # the result object
 # --------------------------------------------------------------------------------------
@@ -518,17 +535,19 @@ class RiskExplanation:
         source = self.coherence[r] if self.coherence else ""
         if not source:
             return ""
+        before, after = _percent_pair(self.calibrated_probability[r], self.probability[r])
+        this = _outcome_text(self.outcome)
         if source == "adjusted":
             return (
-                f"The calibrated {self.outcome} probability "
-                f"{self.calibrated_probability[r]:.1%} was adjusted to "
-                f"{self.probability[r]:.1%} by the coherence step."
+                f"The calibrated {this} probability {before} was adjusted to {after} by the "
+                "model's coherence step."
             )
+        other = _outcome_text(source)
         return (
-            f"The calibrated {self.outcome} probability {self.calibrated_probability[r]:.1%} "
-            f"was raised to the {source} probability {self.probability[r]:.1%} by the "
-            f"coherence step ({self.outcome} risk is never below {source} risk); the "
-            f"difference is attributed through the {self.outcome} model's contributions."
+            f"The calibrated {this} probability {before} was raised to the {other} "
+            f"probability {after} by the coherence step ({this} risk is never below "
+            f"{other} risk); the difference is attributed through the {this} model's "
+            "contributions."
         )
 
     # -- per patient -----------------------------------------------------------------
@@ -796,9 +815,8 @@ class RiskExplanation:
         -------
         matplotlib.figure.Figure
         """
-        from matplotlib import colormaps
         from matplotlib.cm import ScalarMappable
-        from matplotlib.colors import Normalize
+        from matplotlib.colors import LinearSegmentedColormap, Normalize
         from matplotlib.figure import Figure
 
         if scale == "log_odds":
@@ -811,9 +829,11 @@ class RiskExplanation:
         order = np.argsort(-np.abs(contrib).mean(axis=0), kind="stable")[: max(int(top), 1)]
         k = len(order)
         rng = np.random.default_rng(random_state)
-        cmap = colormaps["coolwarm"]
+        # blue -> purple -> red (no grey middle, so grey can mean "not recorded")
+        cmap = LinearSegmentedColormap.from_list("low_high", ["#1e88e5", "#7c3aed", "#e5004f"])
         fig = Figure(figsize=(8.0, 0.4 * k + 1.5), layout="constrained")
         ax = fig.add_subplot()
+        any_missing = False
         for pos, j in enumerate(order):
             y = k - 1 - pos
             x = contrib[:, j]
@@ -826,14 +846,20 @@ class RiskExplanation:
                 colour_value[seen] = np.clip((v[seen] - lo) / span, 0, 1)
             jitter = rng.uniform(-0.3, 0.3, size=len(x))
             if (~seen).any():
-                ax.scatter(x[~seen], y + jitter[~seen], s=6, color="#bbbbbb", alpha=0.7)
+                ax.scatter(x[~seen], y + jitter[~seen], s=6, color=_MISSING_GREY, alpha=0.7,
+                           label="not recorded" if not any_missing else None)
+                any_missing = True
             ax.scatter(x[seen], y + jitter[seen], s=6, c=cmap(colour_value[seen]), alpha=0.8)
         ax.set_yticks(range(k), [self.labels[j] for j in reversed(order)])
         ax.axvline(0, color="grey", linewidth=0.8)
         ax.set_xlabel(xlabel)
         title = f"{_outcome_label(self.outcome)}: contributions over {len(self)} patients"
         ax.set_title(title, fontsize=10)
-        bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap), ax=ax, ticks=[0, 1])
+        if any_missing:
+            ax.legend(loc="lower right", fontsize=8, markerscale=2, frameon=False)
+        bar = fig.colorbar(
+            ScalarMappable(Normalize(0, 1), cmap), ax=ax, ticks=[0, 1], fraction=0.04, aspect=30
+        )
         bar.ax.set_yticklabels(["low", "high"])
         bar.set_label("feature value")
         return fig

@@ -265,8 +265,13 @@ def _is_missing(value: Any) -> bool:
         return True
 
 
+# How a schema unit is printed after a number (feature_unit keeps the schema spelling).
+_DISPLAY_UNITS: dict[str, str] = {"10^9/L": "×10⁹/L", "kg/m2": "kg/m²", "fraction": ""}
+
+
 def _with_unit(text: str, unit: str) -> str:
-    if not unit or unit == "fraction":
+    unit = _DISPLAY_UNITS.get(unit, unit)
+    if not unit:
         return text
     if unit == "%":
         return text + "%"
@@ -288,7 +293,7 @@ def format_value(name: str, value: Any) -> str:
     Returns
     -------
     str
-        ``"31 /min"``, ``"92%"``, ``"male"``, ``"yes"``, ``"2"``,
+        ``"31 /min"``, ``"92%"``, ``"4.5 ×10⁹/L"``, ``"male"``, ``"yes"``, ``"2"``,
         ``"5 (most deprived)"`` or ``"not recorded"``.
     """
     info = feature_info(name)
