@@ -348,6 +348,8 @@ def test_explain_returns_dict_in_model_order_and_checks_outcome(model, patients)
     assert all(isinstance(v, RiskExplanation) for v in every.values())
     with pytest.raises(ValueError, match="'hospitalisation' is not predicted"):
         explain(patients.head(2), model=model, outcome="hospitalisation")
+    with pytest.raises(ValueError, match="no patients"):
+        explain(patients.head(0), model=model)
 
 
 def test_dict_records_are_validated(model):
@@ -416,3 +418,29 @@ def test_to_shap_works_with_shap_plots(explained):
     np.testing.assert_allclose(
         px.values.sum(axis=1) + px.base_values, ex.probability, atol=1e-9
     )
+
+
+# --------------------------------------------------------------------- community setting
+def test_community_model_both_views_add_up():
+    """Community setting: both outcomes, both scales add up, labels are clinical."""
+    cohort = make_cohort(3000, setting="community", random_state=2)
+    model = RiskModel(
+        setting="community", n_estimators=80, learning_rate=0.15, early_stopping_rounds=15,
+        n_jobs=1, calibration="sigmoid", random_state=0,
+    ).fit(cohort)
+    patients = make_cohort(25, setting="community", random_state=8)
+    every = explain(patients, model=model)
+    assert list(every) == list(SETTING_OUTCOMES["community"])
+    final = model.predict_proba(patients)
+    for outcome, ex in every.items():
+        np.testing.assert_allclose(
+            ex.base_value + ex.shap_values.sum(axis=1), model.predict_raw(patients, outcome),
+            atol=1e-6,
+        )
+        np.testing.assert_array_equal(ex.probability, final[outcome].to_numpy())
+        np.testing.assert_allclose(
+            ex.probability_contributions.sum(axis=1), ex.probability - ex.baseline_probability,
+            atol=1e-9,
+        )
+        assert "4C comorbidity count" in ex.labels
+        assert not any("_" in label for label in ex.labels)

@@ -325,6 +325,8 @@ def explain(
             f"{', '.join(repr(o) for o in outcomes)} or leave outcome=None for all."
         )
     df = _canonical(records)
+    if len(df) == 0:
+        raise ValueError("There are no patients to explain: the records are empty.")
     X = _matrix(model, df)
     names = tuple(model.feature_names_)
     if X.shape[1] != len(names):
@@ -800,7 +802,9 @@ class RiskExplanation:
         """Beeswarm of contributions for the ``top`` most important features.
 
         Each dot is one patient; its colour is the feature value (blue low, red
-        high, grey not recorded).
+        high, grey not recorded; scaled between the 5th and 95th percentile of
+        the patients shown). Category fields are coloured by their code (schema
+        order), which has no "low" or "high" meaning.
 
         Parameters
         ----------
