@@ -401,6 +401,18 @@ def _outcome_label(outcome: str) -> str:
     return FIELDS[outcome].label if outcome in FIELDS else outcome
 
 
+def _column_text(name: str, values: np.ndarray) -> np.ndarray:
+    """Value texts of one feature column, formatting each distinct value once."""
+    values = np.asarray(values, dtype="float64")
+    out = np.full(values.shape, format_value(name, np.nan), dtype=object)
+    seen = ~np.isnan(values)
+    if seen.any():
+        uniques, inverse = np.unique(values[seen], return_inverse=True)
+        texts = np.array([format_value(name, u) for u in uniques], dtype=object)
+        out[seen] = texts[inverse]
+    return out
+
+
 def _percent_pair(a: float, b: float) -> tuple[str, str]:
     """Two probabilities as percentages with enough decimals to tell them apart."""
     for digits in (1, 2, 3, 4):
@@ -673,7 +685,7 @@ class RiskExplanation:
         table = pd.DataFrame(
             {
                 "value": values,
-                "value_text": [format_value(name, v) for v in values],
+                "value_text": _column_text(name, values),
                 "log_odds": self.shap_values[:, j],
                 "percentage_points": 100 * self.probability_contributions[:, j],
             },
@@ -709,9 +721,9 @@ class RiskExplanation:
         else:
             raise ValueError(f"scale must be 'log_odds' or 'probability'; got {scale!r}.")
         n = len(self)
-        display = np.array(
-            [self.value_text(r) for r in range(n)], dtype=object
-        ).reshape(n, len(self.feature_names))
+        display = np.empty((n, len(self.feature_names)), dtype=object)
+        for j, name in enumerate(self.feature_names):
+            display[:, j] = _column_text(name, self.values[:, j])
         return shap.Explanation(
             values=np.array(values),
             base_values=np.full(n, base),
