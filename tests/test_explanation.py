@@ -123,7 +123,7 @@ def test_values_are_the_model_matrix(model, patients, explained):
 
 
 # ---------------------------------------------------------------------- against shap
-@pytest.mark.parametrize("outcome", ["death", "deterioration", "vte"])
+@pytest.mark.parametrize("outcome", OUTCOMES)
 def test_agrees_with_shap_tree_explainer(model, explained, outcome):
     """Our log-odds SHAP values equal shap.TreeExplainer's on the same booster to 1e-6."""
     shap = pytest.importorskip("shap")
@@ -350,6 +350,22 @@ def test_explain_returns_dict_in_model_order_and_checks_outcome(model, patients)
         explain(patients.head(2), model=model, outcome="hospitalisation")
     with pytest.raises(ValueError, match="no patients"):
         explain(patients.head(0), model=model)
+
+
+def test_default_model_is_loaded_for_the_setting(model, patients, monkeypatch):
+    """model=None asks covid_risk.models.default_model for the setting given."""
+    import covid_risk.models
+
+    asked = []
+
+    def fake_default(setting="admission"):
+        asked.append(setting)
+        return model
+
+    monkeypatch.setattr(covid_risk.models, "default_model", fake_default)
+    ex = explain(patients.head(3), outcome="icu")
+    assert asked == ["admission"]
+    np.testing.assert_array_equal(ex.probability, model.predict_proba(patients.head(3), "icu"))
 
 
 def test_dict_records_are_validated(model):
