@@ -217,6 +217,11 @@ CELL_ERRORS = [
      "Unit 'furlongs'", "all rows", "'mmol/L', 'mg/dL BUN', 'mg/dL', 'mg/dL urea'"),
     ("unit for a unitless field", BASE, {"units": {"sex": "kg"}}, "sex", "Unit 'kg'",
      "all rows", "'sex' has no unit"),
+    ("nested in a frame cell", pd.DataFrame({"age": [50, 60], "sex": ["m", "f"],
+                                             "bmi": [25.0, [25, 26]]}), {}, "bmi",
+     "got [25, 26]", "row 1", "a number between 8 and 100 kg/m2"),
+    ("inf in a float frame column", pd.DataFrame({"age": [50.0, np.inf], "sex": ["m", "f"]}),
+     {}, "age", "got inf", "row 1", "a number between 0 and 120 years"),
     ("error in second record", [BASE, {**BASE, "deprivation_quintile": 6}], {},
      "deprivation_quintile", "got 6", "row 1", "a whole number between 1 and 5"),
     ("duplicate after mapping", {"Age (years)": 60, "age": 61, "sex": "male"},
@@ -278,6 +283,17 @@ def test_bad_input_message(records, kwargs, texts):
     err = _error(records, **kwargs)
     for text in texts:
         assert text in str(err)
+
+
+def test_whole_input_problems_have_no_row():
+    """Problems with columns or settings carry row None; problems with values carry the row."""
+    frame = pd.DataFrame([[50, 51, "m", 1.0, 20.0]],
+                         columns=["age", "age", "sex", "gcs", "urea"])
+    err = _error(frame, units={"urea": "stone"})
+    assert [(p.field, p.row) for p in err.problems] == [
+        ("age", None), ("urea", None), ("gcs", 0)]
+    err = _error({"Age": 50, "age": 51, "sex": "m"}, columns={"Age": "age"})
+    assert [(p.field, p.row) for p in err.problems] == [("age", None)]
 
 
 class TestExactMessages:

@@ -689,7 +689,7 @@ def _resolve_columns(inp: _Input, columns: Mapping, id_column: Hashable | None,
     for name, count in counts.items():
         if count > 1:
             problems.append(Problem(str(name), MSG_DUPLICATE_COLUMN.format(
-                column=name, count=count, value=_show(inp.first_value(first[name]))), row=0))
+                column=name, count=count, value=_show(inp.first_value(first[name])))))
     id_pos = None
     if id_column is not None:
         if isinstance(id_column, Hashable) and id_column in counts:
@@ -715,7 +715,7 @@ def _resolve_columns(inp: _Input, columns: Mapping, id_column: Hashable | None,
             names = ", ".join(repr(inp.names[p]) for p in positions)
             firsts = ", ".join(_show(inp.first_value(p)) for p in positions)
             problems.append(Problem(target, MSG_DUPLICATE_TARGET.format(
-                sources=names, field=target, value=firsts), row=0))
+                sources=names, field=target, value=firsts)))
     return {t: p[0] for t, p in sources.items()}, unknown, id_pos
 
 
@@ -1081,8 +1081,7 @@ def validate(
     pos = {nm: j for j, nm in enumerate(names)}
     data_cols = {nm: _column(nm, canon[pos[nm]] if nm in pos else None, n)
                  for nm in _TARGET_NAMES if nm in pos or nm in PREDICTORS}
-    data = pd.DataFrame(data_cols, copy=False)
-    data.index = index
+    data = pd.DataFrame(data_cols, index=index, copy=False)
     flag_matrix = np.zeros((n, _N_PRED), dtype=bool, order="F")  # columns contiguous
     for j, nm in enumerate(names):
         if _POS[nm] < _N_PRED:
