@@ -25,7 +25,7 @@ from covid_risk.units import (
         (["µg/L", "ug/L", "mcg/L", "UG/L"], "ug/l"),
         (["°C", "degC", "C", "c", "° C"], "c"),
         (["°F", "degF", "F"], "f"),
-        (["/min", "/minute", "per minute", "perminute"], "/min"),
+        (["/min", "/minute", "per minute", "perminute", "per min"], "/min"),
         (["kg/m²", "kg/m2", "kg/m^2"], "kg/m2"),
         (["mg/dL BUN", "mg/dl bun", "MG/DL BUN"], "mg/dlbun"),
     ],
@@ -51,13 +51,13 @@ def test_molar_constants():
 
 _COUNTS = [("/uL", 800, 0.8), ("cells/uL", 1500, 1.5), ("/mm3", 250000, 250.0),
            ("10^3/uL", 7.5, 7.5), ("K/uL", 7.5, 7.5), ("x10^9/L", 3.0, 3.0), ("G/L", 3.0, 3.0)]
-_PER_MIN = [("bpm", 88, 88.0), ("breaths/min", 22, 22.0), ("beats/min", 90, 90.0),
-            ("min-1", 18, 18.0)]
+_BREATHS = [("breaths/min", 22, 22.0), ("min-1", 18, 18.0)]
+_BEATS = [("bpm", 88, 88.0), ("beats/min", 90, 90.0), ("min-1", 72, 72.0)]
 
 # (field, unit, value in that unit, canonical value computed by hand)
 HAND = [
-    *[("respiratory_rate", u, v, e) for u, v, e in _PER_MIN],
-    *[("heart_rate", u, v, e) for u, v, e in _PER_MIN],
+    *[("respiratory_rate", u, v, e) for u, v, e in _BREATHS],
+    *[("heart_rate", u, v, e) for u, v, e in _BEATS],
     ("spo2", "fraction", 0.95, 95.0),
     ("fio2", "%", 40, 0.40),
     ("systolic_bp", "kPa", 16, 120.0099),  # 16 x 7.50062

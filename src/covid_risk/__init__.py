@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "predict_risk": "covid_risk.api",
     "RiskPrediction": "covid_risk.api",
     "explain": "covid_risk.explanation",
+    "global_importance": "covid_risk.explanation",
     "RiskExplanation": "covid_risk.explanation",
     # evaluation
     "evaluate": "covid_risk.evaluate",

@@ -185,7 +185,8 @@ _COUNT_UNITS = {
     "G/L": Conversion(1.0, note="giga per litre is 10^9/L"),
 }
 _BP_UNITS = {"kPa": Conversion(760.0 / 101.325, note="1 kPa = 7.50062 mmHg")}
-_PER_MIN = {"bpm": IDENTITY, "breaths/min": IDENTITY, "beats/min": IDENTITY, "min-1": IDENTITY}
+_BREATHS_PER_MIN = {"breaths/min": IDENTITY, "min-1": IDENTITY}
+_BEATS_PER_MIN = {"bpm": IDENTITY, "beats/min": IDENTITY, "min-1": IDENTITY}
 
 _FIELD_LIST: tuple[Field, ...] = (
     # --- demographics and context -----------------------------------------
@@ -249,7 +250,7 @@ _FIELD_LIST: tuple[Field, ...] = (
        "Leukaemia, lymphoma or myeloma."),
     # --- vital signs at admission -------------------------------------------
     _f("respiratory_rate", "vital", "Respiratory rate", "/min", (0.0, 80.0), (8.0, 50.0),
-       "Breaths per minute at admission.", alt=dict(_PER_MIN)),
+       "Breaths per minute at admission.", alt=dict(_BREATHS_PER_MIN)),
     _f("spo2", "vital", "SpO2", "%", (20.0, 100.0), (70.0, 100.0),
        "Peripheral oxygen saturation at admission.",
        alt={"fraction": Conversion(100.0, note="0-1 fraction x 100")}),
@@ -259,7 +260,7 @@ _FIELD_LIST: tuple[Field, ...] = (
        "Fraction of inspired oxygen when SpO2 was measured (0.21 on room air).",
        alt={"%": Conversion(0.01, note="percent / 100")}),
     _f("heart_rate", "vital", "Heart rate", "/min", (0.0, 300.0), (30.0, 200.0),
-       "Pulse rate at admission.", alt=dict(_PER_MIN)),
+       "Pulse rate at admission.", alt=dict(_BEATS_PER_MIN)),
     _f("systolic_bp", "vital", "Systolic blood pressure", "mmHg", (0.0, 300.0), (60.0, 250.0),
        "Systolic blood pressure at admission.", alt=dict(_BP_UNITS)),
     _f("diastolic_bp", "vital", "Diastolic blood pressure", "mmHg", (0.0, 250.0), (30.0, 150.0),

@@ -85,6 +85,6 @@ def normalise_unit(unit: str) -> str:
     u = u.replace("×", "x").replace("*", "x")
     u = u.replace("x109", "109").replace("x103", "103")
     u = u.replace("°", "deg").replace("degc", "c").replace("degf", "f")
-    u = u.replace("/minute", "/min").replace("perminute", "/min").replace("per min", "/min")
+    u = u.replace("/minute", "/min").replace("perminute", "/min").replace("permin", "/min")
     u = u.replace("litre", "l").replace("liter", "l")
     return u
