@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from covid_risk._fastpath import fast_predictor
 from covid_risk.exceptions import ValidationError
 from covid_risk.schema import FIELDS, SETTINGS
 
@@ -320,6 +321,17 @@ def _outcomes(model: Any, outcomes: str | Sequence[str] | None) -> tuple[str, ..
     return wanted
 
 
+def _missing_text(setting: str, missing: Sequence[str]) -> list[str]:
+    """Return the warning listing important fields not recorded (none when all are)."""
+    if not missing:
+        return []
+    labels = ", ".join(f"{FIELDS[f].label} ({f})" for f in missing)
+    return [
+        f"Not recorded: {labels}. The model used the path it learned for missing "
+        "values; measuring them would sharpen the estimate."
+    ]
+
+
 def _warnings(report: Any, df: pd.DataFrame, setting: str, given: set[str]) -> list[str]:
     out: list[str] = []
     for problem in getattr(report, "implausible", ()) or ():
@@ -330,13 +342,7 @@ def _warnings(report: Any, df: pd.DataFrame, setting: str, given: set[str]) -> l
         f for f in IMPORTANT_FIELDS.get(setting, ())
         if f in df.columns and (f not in given or bool(pd.isna(df[f].iloc[0])))
     ]
-    if missing:
-        labels = ", ".join(f"{FIELDS[f].label} ({f})" for f in missing)
-        out.append(
-            f"Not recorded: {labels}. The model used the path it learned for missing "
-            "values; measuring them would sharpen the estimate."
-        )
-    return out
+    return out + _missing_text(setting, missing)
 
 
 def _factors(table: pd.DataFrame, direction: str, units: Mapping[str, str]) -> tuple[Factor, ...]:
@@ -392,6 +398,30 @@ def _predict_one(
                           warnings=tuple(warnings))
 
 
+_BAND_NAMES = np.array([name for name, _ in RISK_BANDS], dtype=object)
+_BAND_UPPER = np.array([upper for _, upper in RISK_BANDS], dtype="float64")
+
+
+def _bands(probabilities: np.ndarray) -> np.ndarray:
+    """:func:`risk_band` of every probability at once (NaN goes to the last band, as there)."""
+    idx = np.searchsorted(_BAND_UPPER, probabilities, side="right")
+    return _BAND_NAMES[np.minimum(idx, len(_BAND_NAMES) - 1)]
+
+
+def _factor_text(ex: Any, i: int, top: int) -> str:
+    """Return the factors of row ``i`` as text, ranked as :meth:`RiskExplanation.factors` does."""
+    from covid_risk.labels import describe
+
+    phi = ex.shap_values[i]
+    pp = 100.0 * ex.probability_contributions[i]
+    up = [j for j in np.lexsort((-phi, -pp)) if pp[j] > 0][:top]
+    down = [j for j in np.lexsort((phi, pp)) if pp[j] < 0][:top]
+    return "; ".join(
+        f"{describe(ex.feature_names[j], ex.values[i, j])} ({float(pp[j]):+.1f} pp)"
+        for j in (*up, *down)
+    )
+
+
 def _predict_frame(
     frame: pd.DataFrame, model: Any, outcomes: tuple[str, ...], explain: bool, top: int,
 ) -> pd.DataFrame:
@@ -399,24 +429,41 @@ def _predict_frame(
 
     data, _report = validate(frame)
     proba = model.predict_proba(data)
-    out = pd.DataFrame(index=data.index)
+    columns: dict[str, Any] = {}
     for o in outcomes:
-        out[o] = proba[o].to_numpy(dtype="float64")
-        out[f"{o}_band"] = [risk_band(p) for p in out[o].to_numpy()]
+        p = proba[o].to_numpy(dtype="float64")
+        columns[o] = p
+        columns[f"{o}_band"] = _bands(p)
+    out = pd.DataFrame(columns, index=data.index)
     if explain:
         from covid_risk.explanation import explain as _explain
 
         explanations = _explain(data, model=model)
         for o in outcomes:
             ex = explanations[o]
-            texts = []
-            for i in range(len(data)):
-                t = ex.factors(i, top=top)
-                texts.append("; ".join(
-                    f"{r.factor} ({r.percentage_points:+.1f} pp)" for r in t.itertuples()
-                ))
-            out[f"{o}_factors"] = texts
+            out[f"{o}_factors"] = [_factor_text(ex, i, top) for i in range(len(data))]
     return out
+
+
+def _from_fast(result: Any, model: Any, setting: str) -> RiskPrediction:
+    """Turn a :class:`covid_risk._fastpath.FastResult` into the public result."""
+    values = result.values
+    missing = [
+        f for f in IMPORTANT_FIELDS.get(setting, ()) if not values.get(f, math.nan) == values.get(
+            f, math.nan)
+    ]
+    risks = tuple(
+        OutcomeRisk(
+            outcome=r.outcome, label=FIELDS[r.outcome].label, probability=r.probability,
+            band=risk_band(r.probability),
+            raising=tuple(Factor(*f) for f in r.raising),
+            lowering=tuple(Factor(*f) for f in r.lowering),
+            baseline_probability=r.baseline_probability, note=r.note,
+        )
+        for r in result.outcomes
+    )
+    return RiskPrediction(setting=setting, risks=risks, model_version=_model_version(model),
+                          warnings=tuple(_missing_text(setting, missing)))
 
 
 def predict_risk(
@@ -482,7 +529,11 @@ def predict_risk(
             f"A patient must be a dict of field names to values (or a DataFrame of "
             f"patients); got {type(patient).__name__}."
         )
-    return _predict_one(
-        patient, resolved, setting, wanted, True if explain is None else bool(explain), int(top)
-    )
+    explain_one = True if explain is None else bool(explain)
+    fast = fast_predictor(resolved)
+    if fast is not None:
+        result = fast.predict_one(patient, outcomes=wanted, explain=explain_one, top=int(top))
+        if result is not None:
+            return _from_fast(result, resolved, setting)
+    return _predict_one(patient, resolved, setting, wanted, explain_one, int(top))
 
