@@ -405,7 +405,8 @@ def test_evaluate_prints_summary_and_writes_reports(chain, chain_model, eval_coh
     d, _ = chain
     html, js = tmp_path / "report.html", tmp_path / "metrics.json"
     code, out, err = _run(["evaluate", "--model", d / "model.crmodel", d / "test.csv",
-                           "--bootstrap", 0, "--report", html, "--json", js, "--quiet"])
+                           "--bootstrap", 0, "--report", html, "--json", js, "--quiet",
+                           "--baselines", d / "train.parquet"])
     assert code == 0, err
     p = chain_model.predict_proba(eval_cohort)
     expected = roc_auc_score(eval_cohort["death"].astype(bool), p["death"])
@@ -414,6 +415,9 @@ def test_evaluate_prints_summary_and_writes_reports(chain, chain_model, eval_coh
     doc = json.loads(js.read_text())
     got = doc["results"][doc["model"]]["death"]["metrics"]["auroc"]["estimate"]
     assert got == pytest.approx(expected, abs=1e-12)
+    four_c = doc["results"]["4c_mortality"]["death"]["metrics"]["auroc"]["estimate"]
+    four_c_line = next(ln for ln in out.splitlines() if ln.lstrip().startswith("4c_mortality"))
+    assert four_c_line.split()[1] == f"{four_c:.3f}"
     assert html.read_text().lstrip().lower().startswith("<!doctype html")
     assert f"wrote report to {html}" in out
 
@@ -558,3 +562,26 @@ def test_quiet_prints_no_progress(tmp_path, monkeypatch):
     monkeypatch.setattr("sys.stderr", quiet)
     assert main(["cohort", "--n", "300", "--out", str(tmp_path / "b.parquet"), "--quiet"]) == 0
     assert quiet.getvalue() == ""
+
+
+def test_progress_live_redraws_while_a_step_runs():
+    """With live redraws, the line is redrawn even when update() is not called."""
+    import time
+
+    tty = _TTY()
+    with progress.Progress(None, desc="rows", stream=tty, live=0.01):
+        deadline = time.monotonic() + 10
+        while tty.getvalue().count("\r") < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert tty.getvalue().count("\r") >= 3
+    assert tty.getvalue().split("\r")[-1].startswith("0 rows ")
+
+
+def test_unknown_scenario_exits_2_listing_scenarios(tmp_path, capsys):
+    """cohort --scenario with an unknown name exits 2 and lists the known ones."""
+    from covid_risk.synthetic import SCENARIOS
+
+    assert main(["cohort", "--scenario", "wild", "--out", str(tmp_path / "c.parquet")]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.endswith("choose one of " + ", ".join(SCENARIOS))
+    assert not (tmp_path / "c.parquet").exists()

@@ -13,9 +13,10 @@ DESCRIPTION = """\
 Evaluate a model on a cohort with observed outcomes (CSV or Parquet, e.g. from
 'covid-risk cohort' with another seed): discrimination, calibration, clinical
 utility, subgroups and, on synthetic cohorts, the distance to the true risk.
-Prints the summary table; optionally writes a self-contained HTML report and
-every metric as JSON. With --baselines TRAIN, the logistic-regression and
-clinical-score baselines are fitted on TRAIN and compared on the same rows."""
+Prints the summary table and a comparison with the true risk and any baselines;
+optionally writes a self-contained HTML report and every metric as JSON. With
+--baselines TRAIN, the clinical-score baselines (and, with --logistic, a
+logistic regression) are fitted on TRAIN and compared on the same rows."""
 
 EPILOG = """\
 examples:
@@ -32,7 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outcomes", metavar="NAME,...",
                         help="evaluate only these outcomes (default: all the model predicts)")
     parser.add_argument("--baselines", metavar="TRAIN",
-                        help="fit the baselines on this training cohort and compare them")
+                        help="fit the clinical-score baselines (4C, CURB-65, NEWS2, qSOFA) "
+                        "on this training cohort and compare them on the same rows")
+    parser.add_argument("--logistic", action="store_true",
+                        help="with --baselines, also fit the logistic-regression baseline "
+                        "(much slower)")
     parser.add_argument("--report", metavar="HTML", help="write an HTML report to this file")
     parser.add_argument("--json", metavar="PATH", help="write every metric as JSON to this file")
     parser.add_argument("--bootstrap", type=non_negative_int, default=200, metavar="N",
@@ -50,6 +55,23 @@ def _check_cohort(cohort: Any, outcomes: tuple[str, ...], path: str) -> None:
             f"{path!r} has no column for outcome(s) {', '.join(missing)}; evaluate needs the "
             "observed outcomes (use --outcomes to evaluate fewer)"
         )
+
+
+COMPARISON_COLUMNS = (
+    "auroc", "delta_auroc", "delta_auroc_lower", "delta_auroc_upper", "brier",
+    "calibration_slope", "oe_ratio", "mae_true",
+)
+"""Columns of ``Evaluation.comparison`` printed by ``evaluate``."""
+
+
+def compact_comparison(evaluation: Any) -> Any:
+    """Return the headline columns of the comparison table, or ``None`` if nothing to compare."""
+    table = getattr(evaluation, "comparison", None)
+    if table is None or len(table) <= len(evaluation.outcomes):
+        return None
+    columns = [c for c in COMPARISON_COLUMNS if c in table.columns]
+    table = table[columns]
+    return table.dropna(axis=1, how="all")
 
 
 IMPORTANCE_ROWS = 2000
@@ -96,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             train = read_cohort(args.baselines)
             _check_cohort(train, outcomes, args.baselines)
             baselines = fit_baselines(train, setting=setting, outcomes=outcomes,
-                                      random_state=args.seed)
+                                      random_state=args.seed, logistic=args.logistic)
     what = f"evaluating on {len(cohort)} records"
     if args.bootstrap:
         what += f" ({args.bootstrap} bootstrap resamples)"
@@ -106,6 +128,11 @@ def run(args: argparse.Namespace) -> int:
             n_bootstrap=args.bootstrap, random_state=args.seed,
         )
     print(format_table(evaluation.summary))
+    comparison = compact_comparison(evaluation)
+    if comparison is not None:
+        print()
+        print("comparison (delta_auroc = predictor minus model):")
+        print(format_table(comparison))
     for note in getattr(evaluation, "notes", ()):
         print(f"note: {note}")
     if args.json:

@@ -126,7 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Calibrated, explained risk of COVID-19 complications. "
         "Synthetic data only: not for clinical decisions.",
-        epilog=f"Run '{PROG} COMMAND --help' for the options and examples of each command.",
+        epilog=f"Run '{PROG} COMMAND --help' for the options and examples of each command.\n"
+        "Exit status: 0 success, 2 bad usage or input (one-line message), 1 internal error "
+        "(re-run with --debug for the traceback).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     _add_global_flags(parser, sub=False)

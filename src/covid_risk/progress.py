@@ -68,7 +68,7 @@ class Progress:
     total : int or None
         Number of steps; ``None`` shows a running count without a bar.
     desc : str, default=""
-        What is being done, shown after the bar.
+        What is being done, shown after the count.
     quiet : bool, default=False
         Draw nothing at all.
     stream : text stream, optional
@@ -76,7 +76,11 @@ class Progress:
     width : int, default=30
         Bar width in characters.
     min_interval : float, default=0.1
-        Minimum seconds between redraws, so tight loops stay cheap.
+        Minimum seconds between redraws caused by :meth:`update`, so tight loops
+        stay cheap.
+    live : float or None, default=0.5
+        When drawing, also redraw every ``live`` seconds from a background thread
+        so the elapsed time moves while one long step runs; ``None`` for no thread.
 
     Examples
     --------
@@ -96,6 +100,7 @@ class Progress:
         stream: IO[str] | None = None,
         width: int = 30,
         min_interval: float = 0.1,
+        live: float | None = 0.5,
     ) -> None:
         self.total = total
         self.desc = desc
@@ -103,10 +108,14 @@ class Progress:
         self.enabled = is_enabled(self.stream, quiet=quiet)
         self.width = width
         self.min_interval = min_interval
+        self.live = live
         self.n = 0
         self._start = time.monotonic()
         self._last_draw = -float("inf")
         self._closed = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
         total = "?" if self.total is None else self.total
@@ -114,10 +123,19 @@ class Progress:
 
     def __enter__(self) -> Progress:
         self._draw(force=True)
+        if self.enabled and self.live:
+            self._thread = threading.Thread(
+                target=self._tick, name="covid-risk-progress", daemon=True
+            )
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.live):
+            self._draw(force=True)
 
     def update(self, n: int = 1) -> None:
         """Advance by ``n`` steps and redraw if enough time has passed."""
@@ -125,28 +143,34 @@ class Progress:
         self._draw()
 
     def _line(self) -> str:
-        elapsed = time.monotonic() - self._start
+        elapsed = _fmt_seconds(time.monotonic() - self._start)
         if self.total:
             frac = min(self.n / self.total, 1.0)
             filled = int(round(frac * self.width))
             bar = "#" * filled + "." * (self.width - filled)
-            return f"[{bar}] {self.n}/{self.total} {self.desc} {_fmt_seconds(elapsed)}"
-        return f"{self.n} {self.desc} {_fmt_seconds(elapsed)}"
+            return f"[{bar}] {self.n}/{self.total} {self.desc} {elapsed}"
+        return f"{self.n:,} {self.desc} {elapsed}"
 
     def _draw(self, force: bool = False) -> None:
-        if not self.enabled or self._closed:
+        if not self.enabled:
             return
-        now = time.monotonic()
-        if not force and now - self._last_draw < self.min_interval:
-            return
-        self._last_draw = now
-        self.stream.write("\r" + self._line() + "\x1b[K")
-        self.stream.flush()
+        with self._lock:
+            if self._closed:
+                return
+            now = time.monotonic()
+            if not force and now - self._last_draw < self.min_interval:
+                return
+            self._last_draw = now
+            self.stream.write("\r" + self._line() + "\x1b[K")
+            self.stream.flush()
 
     def close(self) -> None:
-        """Draw the final state and end the line (no-op when disabled)."""
+        """Stop redrawing, draw the final state and end the line (no-op when disabled)."""
         if self._closed:
             return
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
         self._draw(force=True)
         self._closed = True
         if self.enabled:
