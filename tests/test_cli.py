@@ -585,3 +585,22 @@ def test_unknown_scenario_exits_2_listing_scenarios(tmp_path, capsys):
     line = _one_error_line(capsys.readouterr().err)
     assert line.endswith("choose one of " + ", ".join(SCENARIOS))
     assert not (tmp_path / "c.parquet").exists()
+
+
+def test_predict_without_model_uses_the_bundled_default(monkeypatch, capsys):
+    """No --model: the packaged admission model answers, or a clean exit 2 says it is missing."""
+    from importlib import resources
+
+    from covid_risk.models import DEFAULT_MODEL_FILES
+    from covid_risk.schema import SETTING_OUTCOMES
+
+    bundled = resources.files("covid_risk") / "data" / DEFAULT_MODEL_FILES["admission"]
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"age": 70, "sex": "female"}'))
+    code = main(["predict"])
+    captured = capsys.readouterr()
+    if bundled.is_file():
+        assert code == 0, captured.err
+        assert set(json.loads(captured.out)["risks"]) == set(SETTING_OUTCOMES["admission"])
+    else:
+        assert code == 2
+        assert "default admission model" in _one_error_line(captured.err)
