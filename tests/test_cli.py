@@ -604,3 +604,15 @@ def test_predict_without_model_uses_the_bundled_default(monkeypatch, capsys):
     else:
         assert code == 2
         assert "default admission model" in _one_error_line(captured.err)
+
+
+def test_train_refuses_a_cohort_of_the_other_setting(tmp_path, capsys):
+    """Training an admission model on a community cohort exits 2 before any fitting."""
+    cohort = tmp_path / "community.parquet"
+    assert main(["cohort", "--n", "300", "--setting", "community", "--out", str(cohort)]) == 0
+    capsys.readouterr()
+    assert main(["train", str(cohort), "--setting", "admission",
+                 "--out", str(tmp_path / "m.crmodel")]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "is a community cohort" in line and "--setting community" in line
+    assert not (tmp_path / "m.crmodel").exists()

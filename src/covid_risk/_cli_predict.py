@@ -53,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=positive_int, default=5, metavar="K",
                         help="how many factors to give with --explain (default: 5)")
     parser.add_argument("--id", metavar="COLUMN", dest="id_column",
-                        help="copy this input column (e.g. a patient identifier) to the output")
+                        help="copy this input column (e.g. a patient identifier) to the output "
+                        "(default: patient_id when the file has one)")
     add_mapping_options(parser)
 
 
@@ -152,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
     offset = 0
     with Progress(None, desc="rows scored", quiet=args.quiet) as bar, TableWriter(target) as out:
         for chunk in iter_table(args.input):
+            if args.id_column is None and "patient_id" in chunk.columns:
+                args.id_column = "patient_id"
             if args.id_column is not None and args.id_column not in chunk.columns:
                 raise CliError(f"--id: column {args.id_column!r} is not in {args.input!r}; "
                                f"its columns are {', '.join(map(str, chunk.columns))}")

@@ -28,8 +28,9 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``train``."""
     parser.add_argument("cohort", metavar="COHORT", help="training cohort, .parquet or .csv")
-    parser.add_argument("--setting", choices=SETTINGS, default="admission",
-                        help="clinical setting the model is for (default: admission)")
+    parser.add_argument("--setting", choices=SETTINGS, default=None,
+                        help="clinical setting the model is for (default: the setting the "
+                        "cohort was generated for, else admission)")
     parser.add_argument("--outcomes", metavar="NAME,...",
                         help="comma-separated outcomes to model (default: every outcome of "
                         "the setting that the cohort has a column for)")
@@ -67,12 +68,21 @@ def run(args: argparse.Namespace) -> int:
     from covid_risk._cli_common import read_cohort
     from covid_risk.progress import stage
 
-    outcomes = parse_outcomes(args.outcomes, args.setting)
     folder = Path(args.out).resolve().parent
     if not folder.is_dir():
         raise CliError(f"--out: folder {str(folder)!r} does not exist; create it first")
     with stage(f"reading {args.cohort}", quiet=args.quiet):
         cohort = read_cohort(args.cohort)
+    generated_for = cohort.attrs.get("setting")
+    if args.setting is None:
+        args.setting = generated_for if generated_for in SETTINGS else "admission"
+    elif generated_for in SETTINGS and generated_for != args.setting:
+        raise CliError(
+            f"--setting {args.setting}: {args.cohort!r} is a {generated_for} cohort; train a "
+            f"{generated_for} model (--setting {generated_for}) or give a cohort of the "
+            f"{args.setting} setting"
+        )
+    outcomes = parse_outcomes(args.outcomes, args.setting)
     available = tuple(o for o in SETTING_OUTCOMES[args.setting] if o in cohort.columns)
     if outcomes is None:
         if not available:
