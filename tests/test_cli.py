@@ -616,3 +616,18 @@ def test_train_refuses_a_cohort_of_the_other_setting(tmp_path, capsys):
     line = _one_error_line(capsys.readouterr().err)
     assert "is a community cohort" in line and "--setting community" in line
     assert not (tmp_path / "m.crmodel").exists()
+
+
+def test_third_party_warnings_are_hidden_unless_debug(monkeypatch, capsys):
+    """A FutureWarning from another library is not shown to CLI users, except with --debug."""
+    import warnings
+
+    def noisy(args):
+        warnings.warn_explicit("pandas will change", FutureWarning, "pandas/core/x.py", 1)
+        return 0
+
+    monkeypatch.setattr(cli_scores, "run", noisy)
+    assert main(["scores", "x.csv"]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["scores", "x.csv", "--debug"]) == 0
+    assert capsys.readouterr().err == "covid-risk: warning: pandas will change\n"

@@ -70,6 +70,11 @@ class _Predictor:
             else (args.setting or DEFAULT_SETTING)
         )
         self.outcomes = parse_outcomes(args.outcomes, self.setting)
+        known = tuple(getattr(self.model, "outcomes_", ()) or ())
+        if self.outcomes and known and not set(self.outcomes) <= set(known):
+            missing = [o for o in self.outcomes if o not in known]
+            raise CliError(f"--outcomes: the model does not predict {', '.join(missing)}; "
+                           f"it predicts {', '.join(known)}")
         self.units = parse_units(args.units)
         self.columns = parse_columns(args.columns)
         self.explain = args.explain

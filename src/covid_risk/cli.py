@@ -36,7 +36,12 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from covid_risk._cli_io import CliError
-from covid_risk.exceptions import CovidRiskError, ValidationError
+from covid_risk.exceptions import (
+    CalibrationWarning,
+    CovidRiskError,
+    DataQualityWarning,
+    ValidationError,
+)
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
@@ -165,10 +170,20 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def _report_warnings(caught: list[warnings.WarningMessage]) -> None:
+def _is_ours(w: warnings.WarningMessage) -> bool:
+    """Whether a warning comes from covid_risk (others are library noise for CLI users)."""
+    if issubclass(w.category, (DataQualityWarning, CalibrationWarning)):
+        return True
+    parts = os.path.normpath(str(w.filename)).split(os.sep)
+    return "covid_risk" in parts and issubclass(w.category, UserWarning)
+
+
+def _report_warnings(caught: list[warnings.WarningMessage], *, debug: bool = False) -> None:
+    """Print each distinct warning once, on one line; third-party ones only with --debug."""
     seen: dict[str, None] = {}
     for w in caught:
-        seen.setdefault(" ".join(str(w.message).split()), None)
+        if debug or _is_ours(w):
+            seen.setdefault(" ".join(str(w.message).split()), None)
     messages = list(seen)
     for message in messages[:_MAX_WARNINGS]:
         print(f"{PROG}: warning: {message}", file=sys.stderr)
@@ -216,18 +231,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         except USAGE_ERRORS as exc:
             if args.debug:
                 raise
-            _report_warnings(caught)
+            _report_warnings(caught, debug=args.debug)
             print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
             return 2
         except Exception as exc:
             if args.debug:
                 raise
-            _report_warnings(caught)
+            _report_warnings(caught, debug=args.debug)
             print(f"{PROG}: error: internal error ({type(exc).__name__}): {_one_line(exc)}",
                   file=sys.stderr)
             print(f"{PROG}: run with --debug for the traceback", file=sys.stderr)
             return 1
-    _report_warnings(caught)
+    _report_warnings(caught, debug=args.debug)
     return status
 
 
