@@ -631,3 +631,20 @@ def test_third_party_warnings_are_hidden_unless_debug(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
     assert main(["scores", "x.csv", "--debug"]) == 0
     assert capsys.readouterr().err == "covid-risk: warning: pandas will change\n"
+
+
+def test_scores_on_the_chain_cohort_match_score_table(chain, eval_cohort, tmp_path):
+    """scores on a generated CSV cohort equals covid_risk.score_table row for row."""
+    from covid_risk.features import score_table
+
+    d, _ = chain
+    out_path = tmp_path / "scores.csv"
+    code, out, err = _run(["scores", d / "test.csv", "--out", out_path, "-q"])
+    assert code == 0, err
+    assert out == f"wrote clinical scores for 600 patients to {out_path}\n"
+    got = pd.read_csv(out_path)
+    expected = score_table(eval_cohort).reset_index(drop=True)
+    assert got["patient_id"].tolist() == eval_cohort.index.tolist()
+    for name in ("four_c_mortality", "curb65", "news2", "qsofa"):
+        want = expected[name].astype("Float64").to_numpy(dtype=float, na_value=float("nan"))
+        assert got[name].to_numpy(dtype=float) == pytest.approx(want, nan_ok=True)
