@@ -40,6 +40,10 @@ same LightGBM parameters as :class:`~covid_risk.models.RiskModel`; LightGBM's
 Dask interface has no early stopping, so all ``n_estimators`` rounds are trained
 and the booster is cut afterwards at the iteration with the lowest log loss on
 the early-stopping split (computed on the workers from the trees' leaf values).
+LightGBM's distributed learning supports only the ``"basic"`` monotone-constraint
+method, so the model's ``monotone_method`` is recorded as ``"basic"`` whatever was
+asked (the local default is ``"intermediate"``, which allows slightly more flexible
+trees under the same constraints).
 The calibrator is fitted on the calibration split's raw log-odds with the same
 :func:`covid_risk.models.fit_calibrator` as local training, and held-out metrics
 are computed after calibration and coherence as ``RiskModel.fit`` does. The
@@ -56,6 +60,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -341,7 +346,6 @@ _SKLEARN_NAMES = {
     "bagging_fraction": "subsample",
     "bagging_freq": "subsample_freq",
     "seed": "random_state",
-    "num_threads": "n_jobs",
 }
 
 
@@ -608,10 +612,13 @@ def train_dask(
             monotone_method=model.monotone_method, n_jobs=model.n_jobs,
             seed=_outcome_seed(seed, o),
         )
-        kwargs = {_SKLEARN_NAMES.get(k, k): v for k, v in params.items()}
+        # lightgbm.dask sets each worker's threads itself (it ignores n_jobs)
+        kwargs = {_SKLEARN_NAMES.get(k, k): v for k, v in params.items() if k != "num_threads"}
         rows = (prepared[_SPLIT] == 0) & prepared[o].notnull()
         clf = DaskLGBMClassifier(client=client, n_estimators=int(model.n_estimators), **kwargs)
-        clf.fit(prepared.loc[rows, names], prepared.loc[rows, o].astype("int8"))
+        with warnings.catch_warnings():  # lightgbm.dask drops n_jobs for worker threads
+            warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+            clf.fit(prepared.loc[rows, names], prepared.loc[rows, o].astype("int8"))
         full = clf.to_local().booster_
         staged = np.sum(_gather(client, parts, _staged_log_loss, full.model_to_string(),
                                 names, o), axis=0)
@@ -637,6 +644,10 @@ def train_dask(
         keep = ~np.isnan(y_stop[o])
         metrics[o] = _metrics(y_stop[o][keep], raw_stop[o][keep], p_stop[o][keep])
 
+    # LightGBM's distributed learning supports only the "basic" monotone method and
+    # switches to it by itself; record what the boosters were really trained with.
+    asked_monotone_method = model.monotone_method
+    model.set_params(monotone_method="basic")
     model.outcomes_ = wanted
     model.boosters_ = boosters
     model.calibrators_ = calibrators
@@ -676,6 +687,9 @@ def train_dask(
             "npartitions": int(prepared.npartitions),
             "split_assignment": "seeded uniform draw per partition",
             "best_iteration_rule": "lowest early-stopping-split log loss over all rounds",
+            "monotone_method": (
+                f"basic (asked: {asked_monotone_method}); LightGBM's distributed learning "
+                "supports only the basic method"),
         },
     }
     model.held_out_ = pd.DataFrame.from_dict(metrics, orient="index")
