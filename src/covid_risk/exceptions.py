@@ -51,8 +51,10 @@ class Problem:
     value: Any = None
 
     def __str__(self) -> str:
-        where = f"row {self.row}: " if self.row is not None else ""
-        return f"{where}{self.message}"
+        # Most messages already say "(row i)"; only prefix the row when they do not.
+        if self.row is None or f"row {self.row}" in self.message:
+            return self.message
+        return f"row {self.row}: {self.message}"
 
 
 class ValidationError(CovidRiskError, ValueError):
