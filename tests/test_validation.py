@@ -308,7 +308,7 @@ class TestExactMessages:
             "Correct the value; the field is required for every record."
         )
         assert err.problems[0].message == expected
-        assert str(err) == "row 0: " + expected
+        assert str(err) == expected  # the message already names the row; no "row 0: " prefix
         assert err.problems[0].row == 0
         assert err.problems[0].value == 130
 
