@@ -394,3 +394,11 @@ def test_outcome_plot_draws_on_given_axes(ev):
     ax = fig.subplots()
     assert ev["death"].plot_calibration(ax=ax) is fig
     assert ax.get_title() == "Calibration: Death"
+
+
+def test_to_html_writes_the_report(ev, tmp_path):
+    """to_html is a thin hook onto the report module and writes one HTML file."""
+    path = ev.to_html(tmp_path / "report.html")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    assert "noisy" in text and "data:image/png;base64," in text

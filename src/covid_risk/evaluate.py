@@ -715,6 +715,16 @@ class Evaluation:
         }
 
     # -- export ---------------------------------------------------------------
+    def to_html(self, path: Any, **kwargs: Any) -> Any:
+        """Write the self-contained HTML report; see :func:`covid_risk.report.render_report`.
+
+        A thin wrapper: the report module (imported here, on use) builds the page from
+        this object's ``summary``, ``comparison``, ``subgroups`` and ``figures``.
+        """
+        from covid_risk.report import render_report
+
+        return render_report(self, path, **kwargs)
+
     def to_dict(self) -> dict[str, Any]:
         """Return everything but the ROC points as JSON-able data (``NaN`` becomes ``None``)."""
         return _jsonable(
