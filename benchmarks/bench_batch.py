@@ -137,6 +137,15 @@ def local_run(model: Path, src: Path, dst: Path, chunk_rows: int) -> dict:
     return result
 
 
+def anonymise(result: dict) -> dict:
+    """Keep only file names in the reports (no machine paths in committed results)."""
+    for run in [*result.get("local", []), *result.get("dask", [])]:
+        for key in ("source", "destination", "rejects"):
+            if key in run:
+                run[key] = Path(run[key]).name
+    return result
+
+
 def _worker_peak_mb() -> float:
     import resource
 
@@ -315,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             result["versions"][name] = __import__(name).__version__
         except ImportError:
             pass
+    anonymise(result)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "bench_batch_quick" if args.quick else "bench_batch"
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
