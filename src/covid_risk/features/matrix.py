@@ -19,12 +19,13 @@ few derived features (:data:`DERIVED_FEATURES`):
     Neutrophil-to-lymphocyte ratio.
 ``spo2_fio2`` (admission only)
     SpO2 (%) divided by FiO2 (fraction); FiO2 is taken as 0.21 on room air.
-``urea_creatinine_ratio`` (admission only)
-    Urea (mmol/L) / creatinine (µmol/L) x 1000.
 
 The ratios come from :func:`covid_risk.features.derived_features`, so their
 definitions (and their NaN rules for missing or zero denominators) are the
-features module's.
+features module's. The urea/creatinine ratio is deliberately *not* an input: it
+rises with urea, and as a free input next to a constrained urea it would let the
+predicted risk fall as urea rises (the boosters see urea and creatinine and can
+form the ratio themselves).
 
 Encoding
 --------
@@ -52,6 +53,13 @@ confused less likely to be admitted to intensive care even though they are
 sicker; they keep the respiratory constraints. Acute kidney injury is
 constrained in urea and creatinine only, venous thromboembolism in D-dimer only.
 See :data:`MONOTONE_DIRECTIONS`.
+
+A constraint holds for the whole prediction, not only for its own column, only
+when every derived input that moves with the field is constrained the same way:
+SpO2/FiO2 rises with SpO2 and both are -1; the comorbidity count rises with each
+4C comorbidity flag, but the flags themselves are free, so no direction is
+claimed for a single comorbidity. Changing ``on_oxygen`` also changes whether
+SpO2/FiO2 is known, so its +1 applies to the column only.
 """
 
 from __future__ import annotations
@@ -86,7 +94,7 @@ __all__ = [
 
 DERIVED_FEATURES: dict[str, tuple[str, ...]] = {
     "community": ("comorbidity_count",),
-    "admission": ("comorbidity_count", "nlr", "spo2_fio2", "urea_creatinine_ratio"),
+    "admission": ("comorbidity_count", "nlr", "spo2_fio2"),
 }
 """Derived features appended after the canonical predictors, per setting."""
 

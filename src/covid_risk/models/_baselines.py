@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from threadpoolctl import threadpool_limits
 
 from covid_risk.exceptions import NotFittedError
 from covid_risk.features.matrix import matrix_spec, model_matrix
@@ -250,11 +251,15 @@ class LogisticBaseline(_Predictor):
             yo = _labels(cohort, outcome)
             keep = ~np.isnan(yo)
             search = GridSearchCV(
-                LogisticRegression(max_iter=2000, tol=1e-6),
+                LogisticRegression(max_iter=1000, tol=1e-5),
                 {"C": list(self.Cs)},
                 scoring="neg_log_loss",
                 cv=StratifiedKFold(3, shuffle=True, random_state=self.random_state),
-            ).fit(Z[keep], yo[keep].astype(int))
+            )
+            # one BLAS thread: lbfgs on a few hundred columns gains nothing from more, and
+            # oversubscribed BLAS threads made it 100x slower on a busy 2-core machine
+            with threadpool_limits(1):
+                search.fit(Z[keep], yo[keep].astype(int))
             self.models_[outcome] = search.best_estimator_
             self.C_[outcome] = float(search.best_params_["C"])
         self.n_design_columns_ = int(Z.shape[1])
@@ -263,7 +268,8 @@ class LogisticBaseline(_Predictor):
 
     def _proba(self, df: pd.DataFrame, outcome: str) -> np.ndarray:
         Z = self.scaler_.transform(self.design_.transform(model_matrix(df, setting=self.setting)))
-        return self.models_[outcome].predict_proba(Z)[:, 1]
+        with threadpool_limits(1):
+            return self.models_[outcome].predict_proba(Z)[:, 1]
 
 
 # ----------------------------------------------------------------------------- scores

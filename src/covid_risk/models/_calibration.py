@@ -110,20 +110,21 @@ class SigmoidCalibrator:
         raw, y = _as_arrays(raw, y)
         if y.min() == y.max():
             raise ValueError("Calibration needs both events and non-events; got only one class.")
-        design = np.column_stack([np.ones_like(raw), raw])
+        # Newton-Raphson with elementwise sums (no BLAS: stays single-threaded and fast)
         beta = np.array([0.0, 1.0])
 
         def nll(b: np.ndarray) -> float:
-            eta = design @ b
+            eta = b[0] + b[1] * raw
             return float(np.sum(np.logaddexp(0.0, eta) - y * eta))
 
         current = nll(beta)
         for _ in range(100):
-            p = _sigmoid(design @ beta)
-            grad = design.T @ (p - y)
-            w = p * (1 - p)
-            hess = (design * w[:, None]).T @ design + 1e-12 * np.eye(2)
-            step = np.linalg.solve(hess, grad)
+            p = _sigmoid(beta[0] + beta[1] * raw)
+            r, w = p - y, p * (1 - p)
+            grad = np.array([r.sum(), (r * raw).sum()])
+            wx = w * raw
+            hess = np.array([[w.sum(), wx.sum()], [wx.sum(), (wx * raw).sum()]])
+            step = np.linalg.solve(hess + 1e-12 * np.eye(2), grad)
             t = 1.0
             while t > 1e-8:
                 candidate = beta - t * step

@@ -338,15 +338,18 @@ def read_manifest(path: Any, *, hmac_key: str | bytes | None = b"") -> dict:
 
     Parameters
     ----------
-    path : str or path-like
-        Model file.
+    path : str, path-like or bytes
+        Model file, or its bytes.
     hmac_key : str or bytes, optional
         Checked as in :func:`load`; by default the signature is not checked.
     """
-    data = Path(path).read_bytes()
-    manifest, payload = _split(data, str(path), hmac_key)
-    _check_manifest(manifest, str(path))
-    _check_parts(manifest, payload, str(path))
+    if isinstance(path, (bytes, bytearray)):
+        data, source = bytes(path), "The data"
+    else:
+        data, source = Path(path).read_bytes(), repr(str(path))
+    manifest, payload = _split(data, source, hmac_key)
+    _check_manifest(manifest, source)
+    _check_parts(manifest, payload, source)
     return manifest
 
 
@@ -383,7 +386,11 @@ def load_bytes(data: bytes, *, hmac_key: str | bytes | None = None, source: str 
                 f"{source}: calibrators/{outcome}.json holds the calibrator of "
                 f"{cal.get('outcome')!r}; parts were swapped."
             )
-    settings = doc["settings"]
+    settings = dict(doc["settings"])
+    if isinstance(settings.get("split"), list):
+        settings["split"] = tuple(settings["split"])
+    if isinstance(settings.get("outcomes"), list):
+        settings["outcomes"] = tuple(settings["outcomes"])
     model = RiskModel(**settings)
     boosters = {}
     for outcome in manifest["outcomes"]:
