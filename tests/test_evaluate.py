@@ -141,13 +141,14 @@ def test_distance_to_truth(ev, cohort):
     assert ev.results[TRUTH_NAME]["death"]["auroc"] == pytest.approx(r["ceiling_auroc"])
 
 
-def test_truth_slope_half_for_doubled_logits(cohort):
-    """A predictor with doubled true log-odds has truth slope 0.5 and label slope ~0.5."""
+def test_truth_calibration_of_scaled_and_shifted_predictors(cohort):
+    """Doubled true log-odds give truth slope 0.5; a -0.3 shift gives truth intercept 0.3."""
     ev2 = evaluate(StandIn(scale=2.0), cohort, outcomes=["icu"], n_bootstrap=0, subgroups=())
-    r = ev2["icu"]
-    assert r["true_calibration_slope"] == pytest.approx(0.5)
-    assert r["true_calibration_intercept"] == pytest.approx(0.0, abs=1e-9)
-    assert r["calibration_slope"] == pytest.approx(0.5, abs=0.08)
+    assert ev2["icu"]["true_calibration_slope"] == pytest.approx(0.5, abs=1e-7)
+    assert ev2["icu"]["calibration_slope"] == pytest.approx(0.5, abs=0.08)
+    ev3 = evaluate(StandIn(shift=-0.3), cohort, outcomes=["icu"], n_bootstrap=0, subgroups=())
+    assert ev3["icu"]["true_calibration_intercept"] == pytest.approx(0.3, abs=1e-7)
+    assert ev3["icu"]["true_calibration_slope"] == pytest.approx(1.0, abs=1e-7)
 
 
 # ------------------------------------------------------------------- bootstrap
@@ -320,12 +321,16 @@ def test_subgroup_auroc_is_nan_not_zero_for_one_class_group(cohort):
 
 
 def test_all_missing_vaccination_is_skipped_with_a_note(cohort):
-    """Vaccination missing for everyone is skipped and said so; unknown subgroups are errors."""
+    """Absent or all-missing standard subgroups are skipped with a note; unknown ones fail."""
     df = cohort.copy()
     df["vaccine_doses"] = pd.array([pd.NA] * len(df), dtype="Int64")
     ev2 = evaluate(StandIn(), df, n_bootstrap=0)
     assert "vaccination" not in set(ev2.subgroups["variable"])
     assert any("vaccination subgroup skipped" in n for n in ev2.notes)
+    ev3 = evaluate(StandIn(), df.drop(columns=["ethnicity"]), n_bootstrap=0,
+                   subgroups=("sex", "ethnicity"))
+    assert set(ev3.subgroups["variable"]) == {"sex"}
+    assert any("ethnicity subgroup skipped" in n for n in ev3.notes)
     with pytest.raises(ValueError, match="Unknown subgroup 'postcode'"):
         evaluate(StandIn(), df, n_bootstrap=0, subgroups=("postcode",))
 

@@ -210,14 +210,21 @@ def test_net_benefit_rejects_thresholds_outside_open_interval():
 
 # ----------------------------------------------------------- distance to truth
 def test_truth_calibration_exact_on_transformed_logits():
-    """Predictions with doubled log-odds give slope exactly 0.5 and intercept 0."""
+    """Doubled true log-odds give slope 0.5; log-odds shifted by -0.3 give intercept 0.3."""
     t = np.linspace(0.02, 0.9, 50)
-    p = _expit(2 * m.logit(t) + 0.0)
-    a, b = m.truth_calibration(p, t)
-    assert b == pytest.approx(0.5)
-    assert a == pytest.approx(0.0, abs=1e-12)
+    _, b = m.truth_calibration(_expit(2 * m.logit(t)), t)
+    assert b == pytest.approx(0.5, abs=1e-8)
     a, b = m.truth_calibration(_expit(m.logit(t) - 0.3), t)
-    assert (a, b) == pytest.approx((0.3, 1.0))
+    assert (a, b) == pytest.approx((0.3, 1.0), abs=1e-8)
+
+
+def test_truth_calibration_is_the_limit_of_label_calibration(drawn):
+    """With many labels drawn from t, label-based fits approach the truth-based ones."""
+    y, t = drawn
+    p = _expit(1.5 * m.logit(t) + 0.2)
+    a, b = m.truth_calibration(p, t)
+    assert m.calibration_slope(y, p) == pytest.approx(b, abs=0.015)
+    assert m.calibration_intercept(y, p) == pytest.approx(a, abs=0.015)
 
 
 # ---------------------------------------------------------------------- inputs

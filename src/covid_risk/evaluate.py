@@ -37,9 +37,11 @@ How the numbers are made
   (synthetic cohorts), the true risk is evaluated as one more predictor (``"true
   risk"``): its AUROC against the sampled labels is the *ceiling* no model can
   beat on average, and each predictor also gets ``mae_true`` (mean absolute
-  difference between predicted and true probability) and the intercept and slope
-  of ``logit(true risk)`` regressed on ``logit(predicted)`` (slope 1 and intercept
-  0 are perfect; slope below 1 means predictions are too extreme).
+  difference between predicted and true probability) and the calibration
+  intercept and slope with the true risk in place of the 0/1 label (what the
+  label-based ones converge to without label noise; slope 1 and intercept 0 are
+  perfect, slope below 1 means predictions are too extreme); see
+  :func:`covid_risk.metrics.truth_calibration`.
 - **Subgroups** (sex, age band, ethnicity, deprivation quintile, vaccination): n,
   events, observed rate, mean predicted risk, O/E and calibration-in-the-large per
   group, and AUROC (``NaN``, never 0, when a group has only one class) with
@@ -132,8 +134,8 @@ METRIC_LABELS: dict[str, str] = {
     "ceiling_auroc": "AUROC of the true risk (ceiling)",
     "auroc_gap": "Ceiling AUROC minus AUROC",
     "mae_true": "Mean absolute error vs true risk",
-    "true_calibration_intercept": "Intercept of logit(true) on logit(predicted)",
-    "true_calibration_slope": "Slope of logit(true) on logit(predicted)",
+    "true_calibration_intercept": "Calibration intercept vs true risk",
+    "true_calibration_slope": "Calibration slope vs true risk",
 }
 """Readable name of every metric reported, in report order."""
 
@@ -183,12 +185,17 @@ class _Scores:
         self.sq_err = (p - y) ** 2
         self.nll = -(y * np.log(q) + (1.0 - y) * np.log1p(-q))
         self.abs_err = None if truth is None else np.abs(p - truth)
-        self.tx = None if truth is None else _m.logit(truth)
         ones = np.ones_like(p)
         a0 = _m._newton_logistic(None, y, ones, self.x)[0]
         a1, b1 = _m._newton_logistic(self.x, y, ones, 0.0 * self.x)
         self.start_citl = (a0 if np.isfinite(a0) else 0.0, 1.0)
         self.start_slope = (a1, b1) if np.isfinite(b1) else (0.0, 1.0)
+        if truth is not None:
+            ta, tb = _m.truth_calibration(p, truth)
+            self.start_true_citl = (ta if np.isfinite(ta) else 0.0, 1.0)
+            self.start_true_slope = (0.0, 1.0)
+            if np.isfinite(tb):
+                self.start_true_slope = _m._newton_logistic(self.x, truth, ones, 0.0)
 
     def compute(
         self, w: np.ndarray, thresholds: np.ndarray
@@ -220,7 +227,9 @@ class _Scores:
         if self.truth is None:
             truth = np.full(len(_TRUTH_METRICS), np.nan)
         else:
-            a, b = _m._wls_line(xw, self.tx[nz], ww)
+            tw = self.truth[nz]
+            a = _m._newton_logistic(None, tw, ww, xw, start=self.start_true_citl)[0]
+            b = _m._newton_logistic(xw, tw, ww, 0.0, start=self.start_true_slope)[1]
             truth = np.array([_m._dot(w, self.abs_err) / total, a, b])
         nb = _m._net_benefit_from_counts(self.values, pos, neg, thresholds)
         return base, truth, nb, np.array([total, events])
@@ -855,8 +864,7 @@ def _check_predictor(obj: Any, role: str) -> tuple[str, ...]:
 def _labels(cohort: pd.DataFrame, outcome: str) -> np.ndarray:
     col = cohort[outcome]
     try:
-        y = pd.to_numeric(col.astype("object").where(col.notna(), np.nan),
-                          errors="raise").to_numpy(dtype="float64")
+        y = col.to_numpy(dtype="float64", na_value=np.nan)
     except (TypeError, ValueError):
         raise ValueError(
             f"The outcome column {outcome!r} must hold true/false (or 1/0) with missing "
@@ -903,7 +911,7 @@ def _predict(obj: Any, name: str, df: pd.DataFrame, outcomes: Sequence[str]) -> 
 
 
 def _group_codes(
-    cohort: pd.DataFrame, variable: str, explicit: bool
+    cohort: pd.DataFrame, variable: str
 ) -> tuple[np.ndarray, list[str]] | str:
     """Return (codes, labels) for a subgroup variable, or a note explaining the skip."""
     if variable == "age_band":
@@ -928,7 +936,7 @@ def _group_codes(
     else:
         if variable not in cohort.columns:
             msg = f"{variable} subgroup skipped: the cohort has no {variable!r} column."
-            if explicit:
+            if variable not in DEFAULT_SUBGROUPS:
                 raise ValueError(
                     f"Unknown subgroup {variable!r}: it is neither a cohort column nor one of "
                     f"{', '.join(DEFAULT_SUBGROUPS)}."
@@ -1148,12 +1156,11 @@ def evaluate(
             index.append((TRUTH_NAME, o))
 
     # -- subgroup partitions (model only) -----------------------------------------
-    explicit = subgroups is not DEFAULT_SUBGROUPS
     variables = tuple(subgroups or ())
     partitions: list[tuple[int, _Partition]] = []
     codes_cache: dict[str, tuple[np.ndarray, list[str]]] = {}
     for v in variables:
-        res = _group_codes(cohort, v, explicit)
+        res = _group_codes(cohort, v)
         if isinstance(res, str):
             notes.append(res)
             continue

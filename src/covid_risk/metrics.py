@@ -691,13 +691,17 @@ def treat_all_net_benefit(y, thresholds, *, sample_weight=None) -> np.ndarray:
 
 # ------------------------------------------------------------ distance to the truth
 def truth_calibration(p, true_risk, *, sample_weight=None) -> tuple[float, float]:
-    """Return intercept and slope of ``logit(true_risk)`` regressed on ``logit(p)``.
+    """Return calibration intercept and slope of ``p`` against the true risk.
 
-    Weighted least squares on the logit scale (both clipped to
-    ``[1e-15, 1 - 1e-15]``). A slope of 1 and intercept of 0 mean the predictions
-    are the true risks up to noise; a slope of 0.5 means predicted log-odds are
-    twice as spread out as the truth (too extreme), matching the meaning of the
-    calibration slope against labels.
+    The same two logistic fits as :func:`calibration_intercept` and
+    :func:`calibration_slope`, with the true probability ``t`` in place of the
+    sampled 0/1 label (a fractional outcome: each row contributes
+    ``t log q + (1 - t) log(1 - q)``). These are the values the label-based
+    intercept and slope converge to when labels are drawn again and again for the
+    same patients, so they carry the same meaning without the label noise: slope 1
+    and intercept 0 are perfect, a slope of 0.5 means predicted log-odds are twice
+    as extreme as the truth. Fitting on the probability scale, unlike least squares
+    on logits, is not dominated by patients whose true risk is near 0 or 1.
 
     Parameters
     ----------
@@ -711,23 +715,13 @@ def truth_calibration(p, true_risk, *, sample_weight=None) -> tuple[float, float
     Returns
     -------
     tuple of float
-        ``(intercept, slope)``; ``nan`` when all predictions are equal.
+        ``(intercept, slope)``; the slope is ``nan`` when all predictions are equal.
     """
     _, p, w = _check(np.zeros(np.size(p)), p, sample_weight)
     _, t, _ = _check(np.zeros(np.size(true_risk)), true_risk)
     if t.shape != p.shape:
         raise ValueError("true_risk must have one value per row of p.")
-    return _wls_line(logit(p), logit(t), w)
-
-
-def _wls_line(x: np.ndarray, z: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    total = w.sum()
-    if total <= 0:
-        return float("nan"), float("nan")
-    mx, mz = _dot(w, x) / total, _dot(w, z) / total
-    dx = x - mx
-    sxx = _dot(w, dx * dx)
-    if sxx <= 1e-12 * total:
-        return float("nan"), float("nan")
-    slope = _dot(w, dx * (z - mz)) / sxx
-    return float(mz - slope * mx), float(slope)
+    x = logit(p)
+    intercept = _newton_logistic(None, t, w, x)[0]
+    slope = _newton_logistic(x, t, w, 0.0)[1]
+    return intercept, slope
