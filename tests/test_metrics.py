@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 import sklearn.metrics as skm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.calibration import calibration_curve as sk_calibration_curve
 from sklearn.linear_model import LogisticRegression
 
@@ -236,3 +238,23 @@ def test_bad_labels_and_probabilities_are_named():
         m.brier_score([0, 1], [0.1, 1.5])
     with pytest.raises(ValueError, match="same length"):
         m.brier_score([0, 1], [0.1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 1), st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9, 1.0]),
+                  st.integers(1, 3)),
+        min_size=2, max_size=30,
+    )
+)
+def test_ranking_metrics_match_sklearn_on_random_tied_data(rows):
+    """On any small tied, weighted sample AUROC and AP equal scikit-learn's (or NaN)."""
+    y, p, w = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
+    if y.min() == y.max():
+        assert math.isnan(m.roc_auc(y, p, sample_weight=w))
+        return
+    assert m.roc_auc(y, p, sample_weight=w) == pytest.approx(
+        skm.roc_auc_score(y, p, sample_weight=w), abs=1e-12)
+    assert m.average_precision(y, p, sample_weight=w) == pytest.approx(
+        skm.average_precision_score(y, p, sample_weight=w), abs=1e-12)
