@@ -334,3 +334,24 @@ def test_out_must_be_a_folder(tmp_path):
     f.write_text("x")
     with pytest.raises(RetrainError, match="is a file"):
         retrain(out=f)
+
+
+def test_workflow_runs_a_command_the_parser_accepts():
+    """The scheduled workflow's retrain command parses, and its config and baseline exist."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / ".github" / "workflows" / "retrain.yml").read_text()
+    assert re.search(r'cron: "[0-9*/, -]+"', text) and "upload-artifact" in text
+    command = re.search(r"covid-risk retrain \\\n(.*?--quiet)", text, re.S).group(1)
+    argv = shlex.split(command.replace("\\\n", " ").replace('"$SCENARIO"', "wild_type_2020")
+                       .replace('"$SEED"', "7").replace('"$OUT"', "retrain-out"))
+    parser = argparse.ArgumentParser()
+    rt.add_arguments(parser)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    assert (args.seed, args.out, args.quiet) == (7, "retrain-out", True)
+    assert load_gates(root / args.config).source == "retrain_gates.json"
+    assert (root / args.baseline).is_file()
