@@ -407,3 +407,15 @@ def test_to_html_writes_the_report(ev, tmp_path):
     text = path.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
     assert "noisy" in text and "data:image/png;base64," in text
+
+
+def test_importing_evaluate_does_not_import_matplotlib():
+    """matplotlib (and joblib) load only when a plot or a parallel bootstrap needs them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, covid_risk.evaluate; "
+            "print('matplotlib' in sys.modules, 'joblib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -30,9 +30,11 @@ How the numbers are made
   Brier is included). One resample of patients is shared by every outcome, every
   predictor and every subgroup, so differences (model minus baseline, ceiling
   minus model) get paired intervals. Equal-frequency calibration bins are fixed
-  from the full sample. Resamples run in blocks of ten; each block gets its own
-  seed from ``numpy.random.SeedSequence(random_state).spawn``, so results are
-  identical for any ``n_jobs``.
+  from the full sample. A resample where a metric is undefined (e.g. a subgroup
+  with one class) is left out of that metric's interval. Resamples run in blocks
+  of ten; each block gets its own seed from
+  ``numpy.random.SeedSequence(random_state).spawn``, so results are identical for
+  any ``n_jobs``.
 - **Distance to the truth.** When the cohort has ``true_risk_<outcome>`` columns
   (synthetic cohorts), the true risk is evaluated as one more predictor (``"true
   risk"``): its AUROC against the sampled labels is the *ceiling* no model can
@@ -199,8 +201,8 @@ class _Scores:
 
     def compute(
         self, w: np.ndarray, thresholds: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Return base metrics, truth metrics, net benefit and tie-group counts."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return base metrics, truth metrics and net benefit at ``thresholds``."""
         pos, neg = _m._group_counts(self.inv, self.y, w, self.values.size)
         total = w.sum()
         events = pos.sum()
@@ -232,7 +234,7 @@ class _Scores:
             b = _m._newton_logistic(xw, tw, ww, 0.0, start=self.start_true_slope)[1]
             truth = np.array([_m._dot(w, self.abs_err) / total, a, b])
         nb = _m._net_benefit_from_counts(self.values, pos, neg, thresholds)
-        return base, truth, nb, np.array([total, events])
+        return base, truth, nb
 
 
 class _Partition:
@@ -295,7 +297,7 @@ def _bootstrap_block(
         counts = np.bincount(rng.integers(0, n_rows, n_rows), minlength=n_rows)
         w_all = counts.astype("float64")
         for k, s in enumerate(scores):
-            base[b, k], truth[b, k], nb[b, k], _ = s.compute(w_all[s.rows], thresholds)
+            base[b, k], truth[b, k], nb[b, k] = s.compute(w_all[s.rows], thresholds)
         j = 0
         for k, part in partitions:
             s = scores[k]
