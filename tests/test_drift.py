@@ -212,3 +212,14 @@ def test_bad_arguments_say_what_to_do(wild_1):
         drift(wild_1, wild_1.iloc[:0])
     with pytest.raises(TypeError, match="pandas DataFrame"):
         drift({"age": [1]}, wild_1)
+
+
+def test_package_attribute_is_callable_whatever_the_import_order():
+    """covid_risk.drift(ref, cur) works even after the submodule bound the package name."""
+    import covid_risk
+    import covid_risk.drift as module
+
+    ref = pd.DataFrame({"sex": ["female", "male"] * 50})
+    assert isinstance(module(ref, ref), DriftReport)
+    assert callable(covid_risk.drift)
+    assert covid_risk.drift(ref, ref, bins=5).verdict == "none"
