@@ -57,8 +57,10 @@ from __future__ import annotations
 
 import ctypes
 import math
+import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -408,6 +410,61 @@ class _ThreadState(threading.local):
         return handle
 
 
+# --------------------------------------------------------------------- explanation threads
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+_CORES = _cores()
+
+EXPLAIN_THREADS: int = 2 if _CORES >= 2 else 1
+"""Threads computing one patient's TreeSHAP rows (2 on a machine with two or more cores).
+
+Set to 1 to keep every explanation on the calling thread. With 2, the outcomes
+are shared between the calling thread and one helper thread by number of trees,
+but only while a core is idle (the one-minute load average is below the number
+of cores minus one; checked at most once a second): on a saturated machine a
+second thread only adds waiting. When the helper is busy (another thread is
+explaining) the caller does it all itself, so concurrent callers never queue
+behind each other.
+"""
+
+PARALLEL_MIN_TREES: int = 300
+"""Fewest trees (over the outcomes explained) for the helper thread to be worth waking."""
+
+_LOAD_CHECK = [0.0, False]  # [time of the last check, whether a core was idle]
+
+
+def _idle_core() -> bool:
+    """Whether the machine has a core to spare (one-minute load average, cached for 1 s)."""
+    now = time.monotonic()
+    if now - _LOAD_CHECK[0] > 1.0:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # pragma: no cover - not available
+            load = 0.0
+        _LOAD_CHECK[:] = [now, load < _CORES - 1]
+    return bool(_LOAD_CHECK[1])
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+_POOL_CREATE = threading.Lock()
+
+
+def _pool() -> Any:
+    global _POOL
+    if _POOL is None:
+        with _POOL_CREATE:
+            if _POOL is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="covid_risk_shap")
+    return _POOL
+
+
 # ------------------------------------------------------------------------------ results
 @dataclass(frozen=True)
 class FastOutcome:
@@ -523,6 +580,8 @@ class FastPredictor:
         self._units = tuple(feature_unit(n) for n in self.feature_names)
         self._baselines: dict[tuple[str, float], float] = {}
         self._needed: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._groups: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._trees = {o: int(b.num_trees()) for o, b in self._boosters.items()}
         self.disabled_reason = ""
         ncol = len(self.feature_names)
         self._positions: dict[str, int] = {}
@@ -647,19 +706,56 @@ class FastPredictor:
         final = {o: np.asarray(v, dtype="float64") for o, v in apply_coherence(calibrated).items()}
         if not explain:
             return FastResult(values, tuple(FastOutcome(o, float(final[o][0])) for o in wanted))
-        results = []
-        for o in wanted:
-            results.append(self._explain(state, o, X, pointer, calibrated, final, int(top)))
-        return FastResult(values, tuple(results))
+        contribs = self._contribs(state, wanted, X)
+        return FastResult(values, tuple(
+            self._explain(o, contribs[o], X, calibrated, final, int(top)) for o in wanted
+        ))
+
+    def _contribs(
+        self, state: _ThreadState, wanted: tuple[str, ...], X: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """TreeSHAP rows of the outcomes, split over two threads when it pays off."""
+        index = self._index
+        pointer = X.ctypes.data
+        groups = self._groups.get(wanted)
+        if groups is None:
+            groups = self._groups[wanted] = self._split(wanted)
+        if not groups[1] or not _idle_core() or not _POOL_LOCK.acquire(blocking=False):
+            return {o: self._contrib(state, index[o], pointer) for o in wanted}
+        try:  # the other core walks the trees of the second group (ctypes drops the GIL)
+            future = _pool().submit(self._contrib_many, groups[1], X)
+            out = {o: self._contrib(state, index[o], pointer) for o in groups[0]}
+            out.update(future.result())
+        finally:
+            _POOL_LOCK.release()
+        return out
+
+    def _contrib_many(self, outcomes: tuple[str, ...], X: np.ndarray) -> dict[str, np.ndarray]:
+        state = self._state()  # this thread's own handles
+        pointer = X.ctypes.data
+        return {o: self._contrib(state, self._index[o], pointer) for o in outcomes}
+
+    def _split(self, wanted: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Share the outcomes between two threads by number of trees (nothing to share if small)."""
+        trees = {o: self._trees[o] for o in wanted}
+        if EXPLAIN_THREADS < 2 or len(wanted) < 2 or sum(trees.values()) < PARALLEL_MIN_TREES:
+            return wanted, ()
+        here: list[str] = []
+        there: list[str] = []
+        load = [0, 0]
+        for o in sorted(wanted, key=lambda o: -trees[o]):
+            k = 0 if load[0] <= load[1] else 1
+            (here if k == 0 else there).append(o)
+            load[k] += trees[o]
+        return tuple(here), tuple(there)
 
     def _explain(
-        self, state: _ThreadState, outcome: str, X: np.ndarray, pointer: int,
+        self, outcome: str, contrib: np.ndarray, X: np.ndarray,
         calibrated: dict[str, np.ndarray], final: dict[str, np.ndarray], top: int,
     ) -> FastOutcome:
         from covid_risk.explanation import probability_view
 
         p = X.shape[0]
-        contrib = self._contrib(state, self._index[outcome], pointer)
         phi = contrib[:p].reshape(1, p)
         base = float(contrib[p])
         baseline = self._baseline(outcome, base)
@@ -668,8 +764,10 @@ class FastPredictor:
         # RiskExplanation.factors, for row 0
         pp = 100.0 * contributions[0]
         ph = phi[0]
-        up = [j for j in np.lexsort((-ph, -pp)) if pp[j] > 0][:top]
-        down = [j for j in np.lexsort((ph, pp)) if pp[j] < 0][:top]
+        order = np.lexsort((-ph, -pp))
+        up = order[pp[order] > 0][:top].tolist()
+        order = np.lexsort((ph, pp))
+        down = order[pp[order] < 0][:top].tolist()
         names = self.feature_names
         units = self._units
 

@@ -414,8 +414,10 @@ def _factor_text(ex: Any, i: int, top: int) -> str:
 
     phi = ex.shap_values[i]
     pp = 100.0 * ex.probability_contributions[i]
-    up = [j for j in np.lexsort((-phi, -pp)) if pp[j] > 0][:top]
-    down = [j for j in np.lexsort((phi, pp)) if pp[j] < 0][:top]
+    order = np.lexsort((-phi, -pp))
+    up = order[pp[order] > 0][:top].tolist()
+    order = np.lexsort((phi, pp))
+    down = order[pp[order] < 0][:top].tolist()
     return "; ".join(
         f"{describe(ex.feature_names[j], ex.values[i, j])} ({float(pp[j]):+.1f} pp)"
         for j in (*up, *down)
