@@ -975,7 +975,8 @@ def score_file(
         CSV file for rejected rows (default: ``dst`` with suffix ``.rejects.csv``).
         Always written, with only its header when nothing was rejected.
     id_column : str, optional
-        Source column copied, untouched, to the output as the row identifier.
+        Source column copied, untouched, to the output as the row identifier
+        (with its Parquet type; from CSV it stays text, leading zeros included).
         Default: a ``row`` column with the 0-based row number in the source.
     units : dict of str to str, optional
         Field -> unit of its values, as for :func:`covid_risk.validate`.
@@ -983,7 +984,9 @@ def score_file(
         Source column -> field name, as for :func:`covid_risk.validate`.
     engine : {"local", "dask"}, default="local"
         ``"dask"`` scores a Parquet file or folder across the workers of
-        ``client`` (needs ``pip install 'covid-risk[dask]'``).
+        ``client``, one partition per Parquet row group (needs
+        ``pip install 'covid-risk[dask]'``; see :mod:`covid_risk._dask`). Its
+        output is identical, row for row, to ``"local"``'s.
     client : dask.distributed.Client, optional
         The Dask client for ``engine="dask"`` (default: the current client).
     progress : bool, default=True
