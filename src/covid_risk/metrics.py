@@ -104,7 +104,9 @@ def logit(p: np.ndarray, eps: float = EPS) -> np.ndarray:
 
 def _expit(z: np.ndarray) -> np.ndarray:
     """Numerically stable logistic function."""
-    return _logistic_terms(z)[0]
+    e = np.exp(-np.abs(z))
+    inv = 1.0 / (1.0 + e)
+    return np.where(z >= 0, inv, e * inv)
 
 
 def _logistic_terms(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
