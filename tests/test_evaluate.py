@@ -419,3 +419,27 @@ def test_importing_evaluate_does_not_import_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_package_evaluate_stays_callable_after_importing_the_module():
+    """cr.evaluate(...) works even when covid_risk.evaluate was first imported as a module."""
+    import subprocess
+    import sys
+
+    code = """
+import numpy as np, pandas as pd
+import covid_risk as cr
+from covid_risk.evaluate import Evaluation
+
+class P:
+    outcomes_ = ("death",)
+    def predict_proba(self, df, outcome=None):
+        return pd.DataFrame({"death": np.linspace(0.1, 0.9, len(df))}, index=df.index)
+
+df = pd.DataFrame({"age": [50.0, 60, 70, 80], "death": pd.array([0, 1, 0, 1], dtype="boolean")})
+ev = cr.evaluate(P(), df, n_bootstrap=0, subgroups=())
+print(isinstance(ev, Evaluation), ev["death"]["auroc"])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["True", "0.75"]
