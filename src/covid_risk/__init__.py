@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     # evaluation
     "evaluate": "covid_risk.evaluate",
     "Evaluation": "covid_risk.evaluate",
+    "OutcomeEvaluation": "covid_risk.evaluate",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
