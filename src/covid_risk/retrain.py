@@ -43,7 +43,7 @@ Everything random is derived from the one ``seed`` with
 cohort, the evaluation cohort, the model (its splits and LightGBM), the bootstrap
 of the evaluation, and the drift reference sample. The two cohorts therefore have
 different, independent seeds, and the same ``seed`` gives the same cohorts, the
-same model bytes and the same metrics. :func:`derived_seeds` returns them; they
+same model bytes and the same evaluation numbers. :func:`derived_seeds` returns them; they
 are also written to ``metrics.json``.
 
 Drift reference
