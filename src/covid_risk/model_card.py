@@ -157,7 +157,7 @@ TRIPOD_ITEMS: tuple[TripodItem, ...] = (
     TripodItem("13", "Class imbalance", "development"),
     TripodItem("14", "Fairness: approach and subgroup analyses", "subgroups"),
     TripodItem("15", "Model output (calibrated probabilities) and any thresholds", "development"),
-    TripodItem("16", "Differences between development and evaluation data", "performance"),
+    TripodItem("16", "Differences between development and evaluation data", "held_out"),
     TripodItem("18e", "Data availability", "open_science"),
     TripodItem("18f", "Code availability", "open_science"),
     TripodItem("19", "Patient and public involvement", "open_science", "not applicable",
@@ -359,7 +359,7 @@ def model_card(
     -------
     ModelCard
         Sections ``model_details``, ``intended_use``, ``population``, ``outcomes``,
-        ``predictors``, ``training_data``, ``development``, ``performance``, ``fairness``,
+        ``predictors``, ``training_data``, ``development``, ``held_out``, ``fairness``,
         ``limitations``, ``open_science`` and ``tripod``.
 
     Examples
@@ -497,19 +497,30 @@ def _outcomes_section(setting: str, outcomes: Sequence[str]) -> CardSection:
     )
 
 
+_GROUP_TITLES = {
+    "demographics": "Demographics",
+    "context": "Context (vaccination, variant, timing)",
+    "comorbidity": "Comorbidities",
+    "vital": "Vital signs",
+    "lab": "Laboratory results",
+    "imaging": "Imaging",
+    "derived": "Derived features",
+}
+
+
 def _predictors_section(model: Any, setting: str) -> CardSection:
     names = list(getattr(model, "feature_names_", None) or [])
-    rows = []
+    groups: dict[str, list[str]] = {}
     for n in names:
         f = FIELDS.get(n)
-        rows.append(
-            {
-                "feature": n,
-                "label": _feature_label(n),
-                "unit": f.unit if f is not None else _feature_unit(n),
-                "group": f.group if f is not None else "derived",
-            }
-        )
+        group = f.group if f is not None else "derived"
+        unit = f.unit if f is not None else _feature_unit(n)
+        text = _feature_label(n) + (f" ({unit})" if unit else "")
+        groups.setdefault(group, []).append(text)
+    rows = [
+        {"group": _GROUP_TITLES.get(g, g), "n": len(items), "features": ", ".join(items)}
+        for g, items in groups.items()
+    ]
     timing = (
         "recorded at the positive test"
         if setting == "community"
@@ -518,8 +529,8 @@ def _predictors_section(model: Any, setting: str) -> CardSection:
     )
     paragraphs = [
         "Predictors are the fields of the covid_risk schema (canonical units, limits and "
-        f"definitions in covid_risk.field_table()), {timing}, plus derived features and "
-        "clinical-score components computed from them.",
+        f"definitions in covid_risk.field_table()), {timing}, plus derived features computed "
+        "from them. Categories are coded by their position in the schema's vocabulary.",
     ]
     if not names:
         paragraphs.append("No fitted model was given, so the exact feature list is not shown.")
@@ -528,7 +539,7 @@ def _predictors_section(model: Any, setting: str) -> CardSection:
         title="Predictors",
         paragraphs=tuple(paragraphs),
         facts=(("Number of model features", str(len(names)) if names else "unknown"),),
-        table=pd.DataFrame(rows, columns=["feature", "label", "unit", "group"]) if rows else None,
+        table=pd.DataFrame(rows, columns=["group", "n", "features"]) if rows else None,
     )
 
 
@@ -571,22 +582,29 @@ def _training_data_section(meta: Mapping, setting: str, outcomes: Sequence[str])
     )
 
 
+_PARAM_KEYS = (
+    "n_estimators", "learning_rate", "num_leaves", "min_child_samples", "reg_lambda",
+    "feature_fraction", "bagging_fraction", "max_bin", "monotone_method",
+    "early_stopping_rounds", "split", "random_state",
+)
+
+
 def _development_section(model: Any, meta: Mapping) -> CardSection:
     splits = _first(meta, "splits", "split_sizes", "n_rows_per_split")
-    calibration = _first(meta, "calibration", "calibration_method", "calibrators")
     params = _first(meta, "params", "lightgbm_params", "hyperparameters", "options")
-    monotone = _first(meta, "monotone", "monotone_constraints")
-    if monotone is None and model is not None:
-        monotone = getattr(model, "monotone", None)
+    if isinstance(params, Mapping):
+        params = {k: params[k] for k in _PARAM_KEYS if k in params} or params
+    best = _first(meta, "best_iteration")
     facts = [
         ("Model type",
          "One LightGBM gradient-boosted tree ensemble per outcome, then a calibrator fitted on "
          "the raw log-odds of a held-out split; outcomes made coherent (deterioration is never "
          "below death, ICU or ventilation)."),
         ("Splits (disjoint, inside train)", _text(splits)),
-        ("Calibration", _text(calibration)),
-        ("Monotone constraints", _text(monotone)),
+        ("Calibration", _calibration_text(_first(meta, "calibration", "calibration_method"))),
+        ("Coherence", _text(_first(meta, "coherence"))),
         ("Hyperparameters", _text(params)),
+        ("Boosting rounds kept (early stopping)", _text(best)),
         ("Data preparation",
          "Records are validated once at the boundary (covid_risk.validate): units converted "
          "exactly, impossible values rejected with an error naming field, row and allowed range, "
@@ -600,31 +618,80 @@ def _development_section(model: Any, meta: Mapping) -> CardSection:
          "A calibrated probability per outcome, with per-patient SHAP factors; no decision "
          "threshold is recommended (see the decision curves)."),
     ]
-    return CardSection(key="development", title="Model development", facts=tuple(facts))
+    monotone = _first(meta, "monotone", "monotone_constraints")
+    table = _monotone_table(monotone)
+    if table is None:
+        facts.append(("Monotone constraints", "none" if monotone == {} else _text(monotone)))
+    return CardSection(
+        key="development",
+        title="Model development",
+        paragraphs=(
+            ("Monotone constraints (the table): risk may not fall when a 'never falls with' "
+             "input rises, nor rise when a 'never rises with' input rises, all else fixed.",)
+            if table is not None else ()
+        ),
+        facts=tuple(facts),
+        table=table,
+    )
+
+
+def _calibration_text(info: Any) -> str:
+    """Summarise per-outcome calibration choices: method -> outcomes (and the reason)."""
+    if not isinstance(info, Mapping) or not info:
+        return _text(info)
+    if not all(isinstance(v, Mapping) for v in info.values()):
+        return _text(info)
+    by_method: dict[str, list[str]] = {}
+    for outcome, v in info.items():
+        method = str(v.get("method", "?"))
+        n, events = v.get("n"), v.get("events")
+        detail = f"{outcome} ({events}/{n} events)" if n is not None else str(outcome)
+        by_method.setdefault(method, []).append(detail)
+    text = "; ".join(f"{m}: {', '.join(o)}" for m, o in by_method.items())
+    return text + " -- fitted on the raw log-odds of the calibration split."
+
+
+def _monotone_table(monotone: Any) -> pd.DataFrame | None:
+    """Per outcome, the inputs risk never falls / never rises with, or None."""
+    if not isinstance(monotone, Mapping) or not monotone:
+        return None
+    if not all(isinstance(v, Mapping) for v in monotone.values()):
+        return None
+    rows = []
+    for outcome, directions in monotone.items():
+        up = [_feature_label(k) for k, d in directions.items() if d > 0]
+        down = [_feature_label(k) for k, d in directions.items() if d < 0]
+        rows.append(
+            {"outcome": outcome, "never falls with": ", ".join(up) or "-",
+             "never rises with": ", ".join(down) or "-"}
+        )
+    return pd.DataFrame(rows, columns=["outcome", "never falls with", "never rises with"])
 
 
 def _performance_section(meta: Mapping, evaluation: Any, outcomes: Sequence[str]) -> CardSection:
     held_out = _first(meta, "metrics", "held_out_metrics", "validation_metrics")
     table = _metrics_frame(held_out)
+    split = _first(meta, "metrics_split")
+    where = f"the {str(split).replace('_', '-')} split" if split else "a held-out split"
     paragraphs = [
-        "Metrics on the held-out calibration split recorded at training time (internal "
-        "validation). The HTML report adds metrics with bootstrap 95% confidence intervals on "
-        "a separate evaluation cohort.",
+        f"Metrics on {where} of the training cohort, recorded at training time (internal "
+        "validation, after calibration). The HTML report adds metrics with bootstrap 95% "
+        "confidence intervals on a separate evaluation cohort.",
     ]
     facts: list[tuple[str, str]] = []
     if evaluation is not None:
-        facts.append(("Evaluation", _short(repr(evaluation), 300)))
-        n = getattr(evaluation, "n", None) or getattr(evaluation, "n_rows", None)
-        if n is not None:
-            facts.append(("Evaluation cohort size", _text(n)))
-        paragraphs.append(
-            "The evaluation cohort is a separate simulated cohort (a different seed, and possibly "
-            "a different scenario than the training cohort)."
-        )
+        n = getattr(evaluation, "n", None)
+        facts.append(("Evaluation cohort", f"{_text(n)} patients, a separate simulated cohort "
+                                           "(different seed; possibly another scenario)"))
+        settings = getattr(evaluation, "settings", None)
+        if isinstance(settings, Mapping) and "n_bootstrap" in settings:
+            facts.append(("Confidence intervals",
+                          f"{_text(settings.get('n_bootstrap'))} bootstrap resamples of patients, "
+                          "percentile intervals"))
     if table is None:
         paragraphs.append("No held-out metrics were recorded in the model's metadata.")
     return CardSection(
-        key="performance",
+        key="held_out",
         title="Performance on held-out data",
         paragraphs=tuple(paragraphs),
         facts=tuple(facts),
@@ -798,10 +865,6 @@ def _text(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return ", ".join(_text(x) for x in v) or "none"
     return str(v)
-
-
-def _short(s: str, n: int) -> str:
-    return s if len(s) <= n else s[: n - 1] + "…"
 
 
 def _lower_first(label: str) -> str:

@@ -23,6 +23,7 @@ import base64
 import html
 import io
 import math
+import re
 import sys
 import warnings
 from collections.abc import Mapping
@@ -229,18 +230,81 @@ def _tripod_html(card: ModelCard) -> str:
 
 
 def _performance_html(evaluation: Any) -> str:
+    settings = getattr(evaluation, "settings", None) or {}
+    n_boot = settings.get("n_bootstrap") if isinstance(settings, Mapping) else None
+    boot = f"{n_boot} bootstrap resamples of patients" if n_boot else "bootstrap resamples"
     parts = [
-        "<p>Point estimates with bootstrap 95% confidence intervals (percentile method) on the "
-        "evaluation cohort. AUROC: discrimination; Brier score and log loss: overall accuracy; "
-        "calibration intercept (ideal 0) and slope (ideal 1); ECE: expected calibration error; "
-        "O/E: observed over expected events.</p>"
+        f"<p>Point estimates with 95% confidence intervals (percentile intervals over {boot}) "
+        "on the evaluation cohort. AUROC: discrimination; Brier score and log loss: overall "
+        "accuracy; calibration intercept (ideal 0) and slope (ideal 1); O/E: observed over "
+        "expected events. On simulated cohorts the true risk of each patient is known: the "
+        "ceiling is the AUROC of the true risk, and the last rows compare predicted with true "
+        "probabilities.</p>"
     ]
+    counts = _table(evaluation, "counts")
+    if counts is not None:
+        parts.append(_df_html(_counts_by_outcome(counts)))
     summary = _table(evaluation, "summary")
     if summary is None:
         parts.append('<p class="note">The evaluation has no summary table.</p>')
-        return "\n".join(parts)
-    parts.append(_df_html(_with_ci_text(summary)))
+    else:
+        parts.append(_df_html(_metrics_by_outcome(summary)))
+    notes = getattr(evaluation, "notes", None)
+    if notes:
+        items = "".join(f"<li>{_e(str(n))}</li>" for n in notes)
+        parts.append(f'<p class="note">Notes:</p><ul class="note">{items}</ul>')
     return "\n".join(parts)
+
+
+def _counts_by_outcome(counts: pd.DataFrame) -> pd.DataFrame:
+    """Patients, events and exclusions per outcome as a small text table (outcomes as columns)."""
+    labels = {
+        "n": "patients evaluated",
+        "events": "events",
+        "prevalence": "event rate",
+        "n_missing_label": "excluded: outcome not recorded",
+        "n_missing_prediction": "excluded: no prediction",
+    }
+    rows = []
+    for key, label in labels.items():
+        if key not in counts.columns:
+            continue
+        values = counts[key]
+        if key.startswith("n_missing") and not (pd.to_numeric(values, errors="coerce") > 0).any():
+            continue
+        if key == "prevalence":
+            cells = [f"{100 * float(v):.1f}%" for v in values]
+        else:
+            cells = [f"{int(v):,}" for v in values]
+        rows.append([label, *cells])
+    columns = ["", *[_outcome_label(str(o)) for o in counts.index]]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _metrics_by_outcome(summary: pd.DataFrame) -> pd.DataFrame:
+    """Pivot a long ``(outcome, metric)`` summary to metrics x outcomes of "est [lo, hi]" text."""
+    df = summary.reset_index() if _has_named_index(summary) else summary.copy()
+    if not {"outcome", "estimate"} <= set(df.columns):
+        return _with_ci_text(df)
+    lo = next((c for c in _LOWER if c in df.columns), None)
+    hi = next((c for c in _UPPER if c in df.columns), None)
+    label = "label" if "label" in df.columns else "metric"
+    df["text"] = [
+        _ci_text(e, a, b)
+        for e, a, b in zip(
+            df["estimate"],
+            df[lo] if lo else [np.nan] * len(df),
+            df[hi] if hi else [np.nan] * len(df),
+            strict=True,
+        )
+    ]
+    order = list(dict.fromkeys(df[label]))
+    outcomes = list(dict.fromkeys(df["outcome"]))
+    wide = df.pivot(index=label, columns="outcome", values="text").reindex(order)[outcomes]
+    wide.columns = [_outcome_label(str(o)) for o in outcomes]
+    wide = wide.fillna("")
+    wide.index.name = "metric"
+    return wide.reset_index()
 
 
 def _figure_html(evaluation: Any, method: str, outcomes: tuple[str, ...], caption: str) -> str:
@@ -256,23 +320,71 @@ def _figure_html(evaluation: Any, method: str, outcomes: tuple[str, ...], captio
     return _img(fig, caption + (f" Outcomes: {', '.join(outcomes)}." if outcomes else ""))
 
 
+_SUBGROUP_COLUMNS = {
+    "variable": "variable",
+    "group": "group",
+    "n": "n",
+    "events": "events",
+    "observed_rate": "observed rate",
+    "mean_predicted": "mean predicted",
+    "oe_ratio": "O/E [95% CI]",
+    "calibration_intercept": "calibration-in-the-large",
+    "auroc": "AUROC [95% CI]",
+}
+
+
 def _subgroups_html(evaluation: Any) -> str:
     sub = _table(evaluation, "subgroups")
     intro = (
-        "<p>Per-group number of patients, events, AUROC (missing, never zero, when a group has "
-        "only one class), observed rate, mean predicted risk and calibration-in-the-large. A "
-        "missing group value forms its own group.</p>"
+        "<p>Per group: patients, events, observed event rate, mean predicted risk, observed over "
+        "expected events (O/E) and calibration-in-the-large (ideal 0), and AUROC (shown as a "
+        "dash, never zero, when a group has only one class). Missing group values form their "
+        "own group. Small groups have wide intervals.</p>"
     )
     if sub is None or len(sub) == 0:
         return intro + '<p class="note">No subgroup table in the evaluation.</p>'
-    sub = sub.reset_index() if _has_named_index(sub) else sub
-    if "outcome" in sub.columns:
-        parts = [intro]
-        for outcome, frame in sub.groupby("outcome", sort=False):
-            table = _df_html(frame.drop(columns="outcome"))
-            parts.append(f"<h3>{_e(_outcome_label(str(outcome)))}</h3>\n{table}")
-        return "\n".join(parts)
-    return intro + _df_html(sub)
+    sub = sub.reset_index() if _has_named_index(sub) else sub.copy()
+    for est, lo, hi in (("oe_ratio", "oe_lower", "oe_upper"),
+                        ("auroc", "auroc_lower", "auroc_upper")):
+        if {est, lo, hi} <= set(sub.columns):
+            sub[est] = [_ci_text(e, a, b) for e, a, b in zip(sub[est], sub[lo], sub[hi],
+                                                               strict=True)]
+    if {"variable", "group"} <= set(sub.columns):
+        sub["group"] = [_group_label(str(v), str(g)) for v, g in zip(sub["variable"],
+                                                                      sub["group"], strict=True)]
+        sub["variable"] = [_variable_label(str(v)) for v in sub["variable"]]
+    parts = [intro]
+    groups = sub.groupby("outcome", sort=False) if "outcome" in sub.columns else [("", sub)]
+    for outcome, frame in groups:
+        cols = [c for c in _SUBGROUP_COLUMNS if c in frame.columns]
+        table = frame[cols].rename(columns=_SUBGROUP_COLUMNS) if cols else frame
+        heading = f"<h3>{_e(_outcome_label(str(outcome)))}</h3>" if outcome != "" else ""
+        parts.append(heading + "\n" + _df_html(table))
+    return "\n".join(parts)
+
+
+def _group_label(variable: str, group: str) -> str:
+    from covid_risk.schema import FIELDS
+
+    f = FIELDS.get(variable)
+    if f is not None and f.kind == "category" and group in f.categories:
+        try:
+            from covid_risk.labels import category_text
+
+            return category_text(group)
+        except ImportError:
+            return group.replace("_", " ")
+    return group
+
+
+def _variable_label(name: str) -> str:
+    from covid_risk.schema import FIELDS
+
+    special = {"age_band": "Age band", "vaccination": "Vaccination"}
+    if name in special:
+        return special[name]
+    f = FIELDS.get(name)
+    return f.label if f is not None else name.replace("_", " ")
 
 
 def _importance_html(importance: pd.DataFrame | None) -> str:
@@ -298,21 +410,50 @@ def _importance_html(importance: pd.DataFrame | None) -> str:
     return "\n".join(parts)
 
 
+_COMPARISON_COLUMNS = {
+    "outcome": "outcome",
+    "predictor": "predictor",
+    "auroc": "AUROC [95% CI]",
+    "delta_auroc": "AUROC minus model's [95% CI]",
+    "auprc": "AUPRC",
+    "brier": "Brier",
+    "calibration_intercept": "calibration intercept",
+    "calibration_slope": "calibration slope",
+    "ece": "ECE",
+    "oe_ratio": "O/E",
+    "mae_true": "MAE vs true risk",
+    "true_calibration_slope": "slope vs true risk",
+}
+
+
 def _comparison_html(evaluation: Any) -> str:
     comp = _table(evaluation, "comparison")
     intro = (
-        "<p>The model against the baselines evaluated through the same code on the same rows "
-        "(logistic regression and clinical scores turned into probabilities) and, on simulated "
-        "data, against the ceiling: the AUROC of the true risk used by the simulator.</p>"
+        "<p>The model against the baselines, evaluated by the same code on the same patients "
+        "(logistic regression, and clinical scores turned into probabilities by a logistic "
+        "recalibration on the training cohort) and, on simulated data, against the true risk "
+        "used by the simulator, whose AUROC is the ceiling no model can beat on average. The "
+        "AUROC difference from the model is paired (same bootstrap resamples); an interval "
+        "below zero means the baseline is worse.</p>"
     )
     if comp is None or len(comp) == 0:
-        return intro + '<p class="note">No baselines were evaluated (pass baselines= to ' \
-                       "covid_risk.evaluate).</p>"
-    comp = comp.reset_index() if _has_named_index(comp) else comp
-    parts = [intro, _df_html(_with_ci_text(comp))]
+        return intro + (
+            '<p class="note">No baselines were evaluated (pass baselines= to '
+            "covid_risk.evaluate).</p>"
+        )
+    comp = comp.reset_index() if _has_named_index(comp) else comp.copy()
     fig = _comparison_figure(comp)
+    comp = _with_ci_text(comp)
+    comp = comp.dropna(axis=1, how="all")
+    cols = [c for c in _COMPARISON_COLUMNS if c in comp.columns]
+    table = comp[cols].rename(columns=_COMPARISON_COLUMNS) if len(cols) > 2 else comp
+    if "outcome" in table.columns:
+        table["outcome"] = [_outcome_label(str(o)) for o in table["outcome"]]
+    parts = [intro]
     if fig is not None:
-        parts.insert(1, _img(fig, "AUROC of the model, each baseline and the ceiling."))
+        parts.append(_img(fig, "AUROC of the model, each baseline and the true risk (ceiling), "
+                               "with 95% intervals."))
+    parts.append(_df_html(table))
     return "\n".join(parts)
 
 
@@ -349,7 +490,7 @@ def _importance_figure(imp: pd.DataFrame, top: int = 10) -> Any:
     for ax, col in zip(axes, cols, strict=False):
         s = imp[col].sort_values(ascending=False).head(top)[::-1]
         ax.barh(range(len(s)), s.to_numpy(), color="#1f5f8b")
-        ax.set_yticks(range(len(s)), [_short(str(i), 28) for i in s.index], fontsize=8)
+        ax.set_yticks(range(len(s)), [_short(str(i), 36) for i in s.index], fontsize=8)
         ax.set_title(_outcome_label(str(col)), fontsize=10)
         ax.set_xlabel("mean |SHAP| (log-odds)", fontsize=8)
         ax.tick_params(axis="x", labelsize=8)
@@ -359,30 +500,42 @@ def _importance_figure(imp: pd.DataFrame, top: int = 10) -> Any:
 
 
 def _comparison_figure(comp: pd.DataFrame) -> Any:
-    """Dot plot of AUROC per outcome and predictor, or None if the table has no AUROC."""
-    auc_col = next((c for c in comp.columns if str(c).lower() in ("auroc", "auc", "roc_auc")), None)
-    who = next((c for c in comp.columns if str(c).lower() in
-                ("predictor", "model", "name", "source")), None)
+    """Dot plot of AUROC (with intervals) per outcome and predictor; None without AUROC."""
+    cols = {str(c).lower(): c for c in comp.columns}
+    auc_col = next((cols[c] for c in ("auroc", "auc", "roc_auc") if c in cols), None)
+    who = next((cols[c] for c in ("predictor", "model", "name", "source") if c in cols), None)
     if auc_col is None or who is None or "outcome" not in comp.columns:
         return None
-    data = comp[["outcome", who, auc_col]].copy()
-    data[auc_col] = pd.to_numeric(data[auc_col], errors="coerce")
-    data = data.dropna()
+    data = comp.copy()
+    data["_auc"] = pd.to_numeric(data[auc_col], errors="coerce")
+    data = data[np.isfinite(data["_auc"].to_numpy(dtype="float64"))]
     if data.empty:
         return None
+    lo_col = next((f"{auc_col}_{s}" for s in _LOWER if f"{auc_col}_{s}" in data.columns), None)
+    hi_col = next((f"{auc_col}_{s}" for s in _UPPER if f"{auc_col}_{s}" in data.columns), None)
     from matplotlib.figure import Figure
 
     outcomes = list(dict.fromkeys(data["outcome"]))
     names = list(dict.fromkeys(data[who]))
-    fig = Figure(figsize=(8, 0.5 * len(outcomes) + 1.5), layout="constrained")
+    step = min(0.12, 0.8 / max(1, len(names)))
+    fig = Figure(figsize=(9, 0.9 * len(outcomes) + 1.2), layout="constrained")
     ax = fig.subplots()
     markers = "osD^vP*Xh<>"
     for j, name in enumerate(names):
         d = data[data[who] == name]
-        y = [outcomes.index(o) + (j - (len(names) - 1) / 2) * 0.08 for o in d["outcome"]]
-        ax.scatter(d[auc_col], y, label=str(name), marker=markers[j % len(markers)], s=36)
+        y = np.array([outcomes.index(o) for o in d["outcome"]]) + (j - (len(names) - 1) / 2) * step
+        x = d["_auc"].to_numpy(dtype="float64")
+        err = None
+        if lo_col and hi_col:
+            lo = pd.to_numeric(d[lo_col], errors="coerce").to_numpy(dtype="float64")
+            hi = pd.to_numeric(d[hi_col], errors="coerce").to_numpy(dtype="float64")
+            err = np.vstack([np.nan_to_num(x - lo), np.nan_to_num(hi - x)])
+        ax.errorbar(x, y, xerr=err, fmt=markers[j % len(markers)], ms=5, capsize=2, lw=1,
+                    label=str(name))
     ax.set_yticks(range(len(outcomes)), [_outcome_label(str(o)) for o in outcomes])
-    ax.invert_yaxis()
+    ax.set_ylim(len(outcomes) - 0.5, -0.5)
+    for k in range(1, len(outcomes)):
+        ax.axhline(k - 0.5, color="#dddddd", lw=0.8)
     ax.set_xlabel("AUROC")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
@@ -393,6 +546,7 @@ def _comparison_figure(comp: pd.DataFrame) -> Any:
 # tables
 # --------------------------------------------------------------------------------------------
 
+_CI_TEXT = re.compile(r"^-?[0-9][0-9.,]*( \[-?[0-9.,]+, -?[0-9.,]+\])?%?$")
 _LOWER = ("ci_low", "ci_lower", "lower", "low", "lo", "ci_lo")
 _UPPER = ("ci_high", "ci_upper", "upper", "high", "hi", "ci_hi")
 
@@ -442,6 +596,8 @@ def _df_html(df: pd.DataFrame, max_rows: int = 400) -> str:
         for v in row:
             if _is_number(v):
                 cells.append(f'<td class="num">{_e(_num(v))}</td>')
+            elif isinstance(v, str) and _CI_TEXT.match(v):
+                cells.append(f'<td class="num">{_e(v)}</td>')
             else:
                 cells.append(f"<td>{_e(_cell(v))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -539,7 +695,8 @@ def _num(v: Any) -> str:
         return "–"
     if v != 0 and (abs(v) >= 1000):
         return f"{v:,.0f}"
-    return f"{v:.3f}"
+    text = f"{v:.3f}"
+    return "0.000" if text == "-0.000" else text
 
 
 def _cell(v: Any) -> str:
