@@ -1,0 +1,1 @@
+"""Robustness tests: fuzzed inputs, model-file faults, threads, determinism, privacy, kills."""
