@@ -54,18 +54,16 @@ def shifted(tmp_path_factory, passed):
 
 @pytest.fixture(scope="module")
 def failed(tmp_path_factory):
-    """The degraded run goes through the command-line glue, with a stale model in the folder."""
+    """The degraded run goes through ``covid-risk retrain``, with a stale model in the folder."""
+    from covid_risk.cli import main
+
     out = tmp_path_factory.mktemp("retrain_fail")
     (out / "model.crmodel").write_text("stale model from an earlier run")
-    parser = argparse.ArgumentParser()
-    rt.add_arguments(parser)
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(["--seed", "3", "--n-train", "500", "--n-eval", "1500",
-                              "--outcomes", "death,icu", "--n-bootstrap", "0", "--out", str(out),
-                              "--quiet"])
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        code = rt.run(args)
+        code = main(["retrain", "--seed", "3", "--n-train", "500", "--n-eval", "1500",
+                     "--outcomes", "death,icu", "--n-bootstrap", "0", "--out", str(out),
+                     "--quiet"])
     return code, out, printed.getvalue()
 
 
@@ -319,13 +317,18 @@ def test_bad_arguments_raise_before_any_work(tmp_path, kwargs, message):
     assert not (tmp_path / "out").exists()
 
 
-def test_retrain_error_maps_to_usage_exit():
-    """RetrainError is one of the CLI's usage errors (exit 2, one line)."""
-    from covid_risk.cli import USAGE_ERRORS
+def test_retrain_error_maps_to_usage_exit(tmp_path, capsys):
+    """RetrainError is one of the CLI's usage errors: exit 2 with one line, nothing written."""
+    from covid_risk.cli import USAGE_ERRORS, main
 
     err = RetrainError("x")
     assert isinstance(err, CovidRiskError) and isinstance(err, ValueError)
     assert isinstance(err, USAGE_ERRORS)
+    out = tmp_path / "out"
+    assert main(["retrain", "--scenario", "beta_2021", "--out", str(out)]) == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("covid-risk: error: scenario='beta_2021' is not one of ")
+    assert "\n" not in message and not out.exists()
 
 
 def test_out_must_be_a_folder(tmp_path):
