@@ -166,6 +166,27 @@ def test_chunk_size_does_not_change_the_output(model, files, tmp_path):
     assert (tmp_path / "a.rejects.csv").read_bytes() == (tmp_path / "b.rejects.csv").read_bytes()
 
 
+def test_csv_text_in_numeric_columns_is_judged_cell_by_cell(model, patients, tmp_path):
+    """Commas and a word in numeric CSV columns: same output and rejects for any chunk size."""
+    df = patients.iloc[:400].copy()
+    df[["crp", "gcs"]] = df[["crp", "gcs"]].astype(object)
+    df.loc[50, "crp"] = "1,250"  # ambiguous: rejected
+    df.loc[51, "crp"] = "12,5"  # a decimal comma: accepted as 12.5
+    df.loc[300, "gcs"] = "fifteen"
+    df.to_csv(tmp_path / "text.csv", index=False)
+    a = _quiet_score(tmp_path / "text.csv", tmp_path / "a.csv", model=model, chunk_rows=7)
+    b = _quiet_score(tmp_path / "text.csv", tmp_path / "b.csv", model=model, chunk_rows=1000)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert (tmp_path / "a.rejects.csv").read_bytes() == (tmp_path / "b.rejects.csv").read_bytes()
+    rejects = pd.read_csv(tmp_path / "a.rejects.csv", dtype=str, keep_default_na=False)
+    by_row = rejects.set_index("row")
+    assert by_row.loc["50", "crp"] == "1,250" and by_row.loc["300", "gcs"] == "fifteen"
+    assert "51" not in by_row.index
+    assert "ambiguous" in by_row.loc["50", "reason"]
+    assert "'fifteen'" in by_row.loc["300", "reason"]
+    assert a.rows_rejected == b.rows_rejected >= 3  # and row 7 (age -5)
+
+
 def test_mapped_columns_and_units_give_the_canonical_result(model, patients, reference,
                                                             tmp_path):
     """Renamed columns (columns=) and urea in mg/dL BUN (units=) score like validate's result."""

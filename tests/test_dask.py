@@ -98,7 +98,7 @@ def test_dask_scores_equal_local_scores_exactly(client, model, dataset, tmp_path
     assert (dask.rows_read, dask.rows_scored, dask.rows_rejected) == (
         local.rows_read, local.rows_scored, local.rows_rejected)
     assert dask.rows_read == 1800
-    assert dask.chunks == 6  # row groups: 2 + 2 + 2
+    assert dask.chunks == 12  # 6 row groups of 350 rows, each cut into 256 + 94 rows
     assert dask.engine == "dask" and "partitions" in repr(dask)
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["dask.parquet", "dask.rejects.csv", "local.parquet", "local.rejects.csv"]
@@ -111,6 +111,7 @@ def test_dask_rerun_replaces_the_result_folder(client, model, dataset, tmp_path)
     (dst / "part-99999.parquet").write_bytes(b"stale")
     report = _score(dataset, dst, model=model, engine="dask", client=client, chunk_rows=500)
     assert sorted(p.name for p in dst.iterdir()) == [f"part-{i:05d}.parquet" for i in range(6)]
+    # (chunk_rows=500 > 350 rows per row group: one partition per row group)
     assert len(pd.read_parquet(dst)) == report.rows_scored == 1800 - report.rows_rejected
     assert report.rows_rejected >= 2  # the two planted rows (and any the generator made)
 
@@ -181,3 +182,17 @@ def test_staged_log_loss_matches_lightgbm_predictions(model):
         expected = np.sum(np.logaddexp(0.0, np.where(y == 1, -raw, raw)))
         np.testing.assert_allclose(staged[k - 1], expected, rtol=1e-10)
     assert staged[-1] == 300
+
+
+def test_row_groups_are_cut_into_pieces_of_chunk_rows(dataset):
+    """Pieces cover every row once, in order, with at most chunk_rows rows each."""
+    from covid_risk._dask import _pieces, _window
+
+    pieces = _pieces(dataset, 256)
+    assert [p[5] for p in pieces[:4]] == [256, 94, 256, 94]
+    assert [p[4] for p in pieces] == sorted(p[4] for p in pieces)
+    assert sum(p[5] for p in pieces) == 1800
+    assert all(a[4] + a[5] == b[4] for a, b in zip(pieces, pieces[1:], strict=False))
+    batches = [pa.record_batch({"x": list(range(a, b))}) for a, b in ((0, 4), (4, 9), (9, 12))]
+    rows = [v for b in _window(iter(batches), 3, 7) for v in b.column(0).to_pylist()]
+    assert rows == [3, 4, 5, 6, 7, 8, 9]

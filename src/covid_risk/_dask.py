@@ -6,9 +6,10 @@ only when one of these functions is called.
 Scoring (:func:`score_dask`, reached through ``score_file(..., engine="dask")``)
 --------------------------------------------------------------------------------
 The source's Parquet footers are read on the client to list its row groups and
-their row offsets (files in sorted path order). Each row group becomes one
-partition of a ``dask.dataframe`` built with :func:`dask.dataframe.from_map`; its
-task reads the row group with pyarrow in chunks of ``chunk_rows``, scores them with
+their row offsets (files in sorted path order). Each row group is cut into pieces
+of at most ``chunk_rows`` rows and each piece becomes one partition of a
+``dask.dataframe`` built with :func:`dask.dataframe.from_map`; its task reads its
+rows of the row group with pyarrow (``iter_batches``), scores them with
 the same :class:`~covid_risk.batch.ChunkScorer` as the local engine and writes
 ``part-<n>.parquet`` with pyarrow, with exactly the local engine's schema, into a
 temporary folder next to ``dst``. The results -- probabilities, bands, row numbers,
@@ -157,8 +158,12 @@ def _worker_model(blob: bytes, digest: str) -> Any:
 # --------------------------------------------------------------------------------------
 # scoring
 # --------------------------------------------------------------------------------------
-def _pieces(src: Path) -> list[tuple[int, str, int, int, int]]:
-    """``(index, file, row_group, first_row, n_rows)`` for every non-empty row group."""
+def _pieces(src: Path, rows: int) -> list[tuple[int, str, int, int, int, int]]:
+    """``(index, file, row_group, skip, first_row, n_rows)``: the source cut into partitions.
+
+    Every row group is cut into pieces of at most ``rows`` rows (``skip`` rows into
+    the row group), so even a file with one large row group is scored in parallel.
+    """
     import pyarrow.parquet as pq
 
     out = []
@@ -167,10 +172,25 @@ def _pieces(src: Path) -> list[tuple[int, str, int, int, int]]:
         meta = pq.ParquetFile(path).metadata
         for rg in range(meta.num_row_groups):
             n = meta.row_group(rg).num_rows
-            if n:
-                out.append((len(out), str(path), rg, offset, n))
-                offset += n
+            for skip in range(0, n, rows):
+                take = min(rows, n - skip)
+                out.append((len(out), str(path), rg, skip, offset + skip, take))
+            offset += n
     return out
+
+
+def _window(batches: Any, skip: int, take: int) -> Any:
+    """Yield the rows ``skip`` to ``skip + take`` of a stream of record batches."""
+    for batch in batches:
+        if take <= 0:
+            return
+        if skip >= batch.num_rows:
+            skip -= batch.num_rows
+            continue
+        part = batch.slice(skip, take)
+        skip = 0
+        take -= part.num_rows
+        yield part
 
 
 _STATS_META = pd.DataFrame({
@@ -181,17 +201,18 @@ _STATS_META = pd.DataFrame({
 
 
 def _score_piece(
-    piece: tuple[int, str, int, int, int], *, blob: bytes, digest: str, options: ScoreOptions,
+    piece: tuple[int, str, int, int, int, int], *, blob: bytes, digest: str,
+    options: ScoreOptions,
     plan: SourcePlan, id_type: pa.DataType | None, out: str, work: str, width: int,
 ) -> pd.DataFrame:
-    """Score one row group on a worker; write its results and rejects; return its counts.
+    """Score one piece of a row group on a worker; write results and rejects; return counts.
 
     The results go to ``out/part-<index>.parquet`` with exactly the schema of the
     local engine's output, the rejects (if any) to ``work/rejects-<index>.csv``.
     """
     import pyarrow.parquet as pq
 
-    index, path, row_group, first, _n_rows = piece
+    index, path, row_group, skip, first, n_rows = piece
     scorer = ChunkScorer(_worker_model(blob, digest), options, plan, id_type)
     pf = pq.ParquetFile(path)
     present = [c for c in plan.read if c in pf.schema_arrow.names]
@@ -203,7 +224,7 @@ def _score_piece(
     implausible: Counter = Counter()
     target = Path(out) / f"part-{index:0{width}d}.parquet"
     with pq.ParquetWriter(target, scorer.schema) as writer:
-        for table in rechunk(batches, options.chunk_rows):
+        for table in rechunk(_window(batches, skip, n_rows), options.chunk_rows):
             result = scorer(table, first + done)
             done += result.n_read
             if result.scored.num_rows:
@@ -266,7 +287,7 @@ def score_dask(
     if id_type is not None and pa.types.is_dictionary(id_type):
         id_type = id_type.value_type
     schema = output_schema(options, id_type)
-    pieces = _pieces(src)
+    pieces = _pieces(src, options.chunk_rows)
     blob = resolved.to_bytes(hmac_key=b"")
     digest = hashlib.sha256(blob).hexdigest()
 
@@ -307,7 +328,7 @@ def score_dask(
                 part = work / f"rejects-{index:0{width}d}.csv"
                 if part.exists():
                     fh.write(part.read_text("utf-8"))
-        expected = sum(p[4] for p in pieces)
+        expected = sum(p[5] for p in pieces)
         if totals["read"] != expected or totals["scored"] + totals["rejected"] != expected:
             raise RuntimeError(  # pragma: no cover - an invariant, not an input error
                 f"internal error: {expected} rows in the source but {totals} were accounted for")

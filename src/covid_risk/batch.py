@@ -586,17 +586,51 @@ def _decode_dictionaries(table: pa.Table) -> pa.Table:
     return pa.table(arrays, names=table.column_names)
 
 
+def _pandas_type(t: pa.DataType) -> Any:
+    """Nullable pandas dtypes for integers and booleans, whether or not a chunk has gaps."""
+    if pa.types.is_integer(t):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(t):
+        return pd.BooleanDtype()
+    return None
+
+
+def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow -> pandas with the same dtypes in every chunk (integers never turn float)."""
+    return table.to_pandas(ignore_metadata=True, types_mapper=_pandas_type)
+
+
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+"""Plain decimal numbers, which pyarrow's cast and validate read identically."""
+
+
+def _numeric_text(col: pa.ChunkedArray) -> pd.Series:
+    """Text of a numeric field -> float64, cell by cell; other text stays for validate.
+
+    Whether a cell becomes a number depends on that cell only (never on the rest of
+    its chunk), so results, messages and rejects do not depend on ``chunk_rows``.
+    """
+    plain = pc.match_substring_regex(col, _NUMBER)
+    if pc.all(pc.fill_null(plain, True)).as_py():
+        return pc.cast(col, pa.float64()).to_pandas()
+    numbers = pc.cast(pc.if_else(plain, col, pa.scalar(None, col.type)), pa.float64())
+    values = np.array(col.to_pandas().astype(object), dtype=object)
+    is_plain = pc.fill_null(plain, False).to_numpy(zero_copy_only=False)
+    values[is_plain] = numbers.to_numpy(zero_copy_only=False)[is_plain]
+    return pd.Series(values, dtype=object)
+
+
 def _to_pandas(table: pa.Table, numeric: Sequence[str]) -> pd.DataFrame:
-    """Arrow chunk -> pandas for validate, with plainly numeric text cast to float64."""
-    arrays = []
-    for name, col in zip(table.column_names, table.columns, strict=True):
-        if name in numeric and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-            try:  # text that is plainly numeric; anything else stays text for validate
-                col = pc.cast(col, pa.float64())
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                pass
-        arrays.append(col)
-    return pa.table(arrays, names=table.column_names).to_pandas(ignore_metadata=True)
+    """Arrow chunk -> pandas for validate, with plainly numeric text read as float64."""
+    text = [n for n in numeric if n in table.column_names
+            and (pa.types.is_string(table.schema.field(n).type)
+                 or pa.types.is_large_string(table.schema.field(n).type))]
+    if not text:
+        return arrow_to_pandas(table)
+    df = arrow_to_pandas(table.drop_columns(text))
+    for name in text:
+        df[name] = _numeric_text(table.column(name))
+    return df[table.column_names]
 
 
 def _rewrite_row(message: str, row: int, file_row: int) -> str:
@@ -637,7 +671,8 @@ class ChunkScorer:
             return validate(df, units=self.options.units, columns=self.options.columns,
                             id_column=self.options.id_column)
 
-    def validate(self, df: pd.DataFrame, offset: int) -> tuple[Any, np.ndarray, pd.DataFrame]:
+    def validate(self, df: pd.DataFrame, offset: int,
+                 raw: pa.Table | None = None) -> tuple[Any, np.ndarray, pd.DataFrame]:
         """Validate ``df``, setting aside rows with impossible values.
 
         Returns
@@ -648,7 +683,8 @@ class ChunkScorer:
             Which rows of ``df`` were kept.
         rejects : pandas.DataFrame
             One row per rejected row: ``row`` (file-wide), the id, ``fields``,
-            ``reason``, then the values as read.
+            ``reason``, then the values as read (from ``raw``, the chunk as read,
+            when given; CSV values then stay the text of the file).
         """
         keep = np.ones(len(df), dtype=bool)
         reasons: dict[int, list[Problem]] = {}
@@ -673,20 +709,23 @@ class ChunkScorer:
                     keep[pos] = False
         else:  # pragma: no cover - validate's problems are per row, so one pass suffices
             raise RuntimeError("validation did not settle after setting aside rejected rows")
-        return validated, keep, self._rejects_frame(df, reasons, offset)
+        return validated, keep, self._rejects_frame(df, reasons, offset, raw)
 
     def _rejects_frame(self, df: pd.DataFrame, reasons: Mapping[int, list[Problem]],
-                       offset: int) -> pd.DataFrame:
-        pos = np.array(sorted(reasons), dtype=np.int64)
+                       offset: int, raw: pa.Table | None) -> pd.DataFrame:
+        keys = sorted(reasons)
+        pos = np.array(keys, dtype=np.int64)
+        values = df.iloc[pos] if raw is None else arrow_to_pandas(raw.take(pa.array(pos)))
+        values = values.reset_index(drop=True)
         out = pd.DataFrame({_ROW: offset + pos})
         ident = self.options.id_column
         if ident is not None:
-            out[ident] = df[ident].iloc[pos].to_numpy()
-        out["fields"] = [", ".join(dict.fromkeys(p.field for p in reasons[i])) for i in pos]
-        out["reason"] = [" | ".join(p.message for p in reasons[i]) for i in pos]
-        for name in df.columns:
+            out[ident] = values[ident].to_numpy()
+        out["fields"] = [", ".join(dict.fromkeys(p.field for p in reasons[i])) for i in keys]
+        out["reason"] = [" | ".join(p.message for p in reasons[i]) for i in keys]
+        for name in values.columns:
             if name != ident:
-                out[name] = df[name].iloc[pos].to_numpy()
+                out[name] = values[name].to_numpy()
         return out
 
     # -- scoring -------------------------------------------------------------------
@@ -748,7 +787,7 @@ class ChunkScorer:
         """Validate and score one chunk whose first row is row ``offset`` of the source."""
         table = _decode_dictionaries(table)
         df = _to_pandas(table, self.numeric)
-        validated, keep, rejects = self.validate(df, offset)
+        validated, keep, rejects = self.validate(df, offset, table)
         ident = self.options.id_column
         if validated is None or len(validated.data) == 0:
             scored = self.schema.empty_table()
@@ -984,7 +1023,7 @@ def score_file(
         Source column -> field name, as for :func:`covid_risk.validate`.
     engine : {"local", "dask"}, default="local"
         ``"dask"`` scores a Parquet file or folder across the workers of
-        ``client``, one partition per Parquet row group (needs
+        ``client``, one partition per ``chunk_rows`` rows of each Parquet row group (needs
         ``pip install 'covid-risk[dask]'``; see :mod:`covid_risk._dask`). Its
         output is identical, row for row, to ``"local"``'s.
     client : dask.distributed.Client, optional
