@@ -156,6 +156,11 @@ def test_passing_run_writes_accepted_model_and_exit_0(passed):
     model = covid_risk.load(passed.model_path)
     assert model.outcomes_ == ("death", "deterioration")
     assert repr(passed).startswith("RetrainResult(accepted: 8/8 gates passed; exit 0")
+    summary = passed.summary
+    assert list(summary.columns) == ["gate", "outcome", "threshold", "value", "status", "note"]
+    assert summary["status"].value_counts().to_dict() == {"pass": 8, "skipped": 2}
+    assert passed.failed == () and set(passed.files) == {"model", "gates", "metrics", "report",
+                                                         "model_card"}
 
 
 def test_gates_json_lists_every_gate_with_value_and_threshold(passed):
