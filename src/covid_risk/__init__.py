@@ -49,6 +49,13 @@ _EXPORTS: dict[str, str] = {
     "explain": "covid_risk.explanation",
     "global_importance": "covid_risk.explanation",
     "RiskExplanation": "covid_risk.explanation",
+    # batch scoring, drift and retraining
+    "score_file": "covid_risk.batch",
+    "ScoreReport": "covid_risk.batch",
+    "drift": "covid_risk.drift",
+    "DriftReport": "covid_risk.drift",
+    "retrain": "covid_risk.retrain",
+    "RetrainResult": "covid_risk.retrain",
     # evaluation
     "evaluate": "covid_risk.evaluate",
     "Evaluation": "covid_risk.evaluate",
