@@ -112,7 +112,7 @@ def test_subgroup_table(fitted, report):
         assert f"<h3>{html.escape(cr.FIELDS[outcome].label)}</h3>" in section
     women = sub[(sub["outcome"] == "death") & (sub["variable"] == "sex")
                 & (sub["group"] == "female")].iloc[0]
-    assert (f"<td>Sex</td><td>female</td><td class=\"num\">{int(women['n']):,}</td>"
+    assert (f"<td>Sex</td><td>Female</td><td class=\"num\">{int(women['n']):,}</td>"
             f"<td class=\"num\">{int(women['events']):,}</td>") in section
     assert "Age band" in section and "AUROC [95% CI]" in section
 

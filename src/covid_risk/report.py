@@ -371,9 +371,10 @@ def _group_label(variable: str, group: str) -> str:
         try:
             from covid_risk.labels import category_text
 
-            return category_text(group)
+            text = category_text(group)
         except ImportError:
-            return group.replace("_", " ")
+            text = group.replace("_", " ")
+        return text[:1].upper() + text[1:]
     return group
 
 
@@ -582,6 +583,9 @@ def _ci_text(est: Any, lo: Any, hi: Any) -> str:
     return _num(est)
 
 
+_TEXT_COLUMNS = frozenset({"", "outcome", "predictor", "metric", "variable", "group", "feature"})
+
+
 def _df_html(df: pd.DataFrame, max_rows: int = 400) -> str:
     df = df.reset_index() if _has_named_index(df) else df
     if len(df) > max_rows:
@@ -590,11 +594,14 @@ def _df_html(df: pd.DataFrame, max_rows: int = 400) -> str:
     else:
         note = ""
     head = "".join(f"<th>{_e(str(c))}</th>" for c in df.columns)
+    text_cols = [str(c) in _TEXT_COLUMNS for c in df.columns]
     rows = []
     for row in df.itertuples(index=False):
         cells = []
-        for v in row:
-            if _is_number(v):
+        for v, is_text in zip(row, text_cols, strict=True):
+            if is_text:
+                cells.append(f"<td>{_e(_cell(v))}</td>")
+            elif _is_number(v):
                 cells.append(f'<td class="num">{_e(_num(v))}</td>')
             elif isinstance(v, str) and _CI_TEXT.match(v):
                 cells.append(f'<td class="num">{_e(v)}</td>')
