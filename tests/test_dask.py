@@ -98,7 +98,7 @@ def test_dask_scores_equal_local_scores_exactly(client, model, dataset, tmp_path
     assert (dask.rows_read, dask.rows_scored, dask.rows_rejected) == (
         local.rows_read, local.rows_scored, local.rows_rejected)
     assert dask.rows_read == 1800
-    assert dask.chunks == 12  # 6 row groups of 350 rows, each cut into 256 + 94 rows
+    assert dask.chunks == 10  # row groups 350, 350 | 350, 250 | 350, 150 cut at 256 rows
     assert dask.engine == "dask" and "partitions" in repr(dask)
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["dask.parquet", "dask.rejects.csv", "local.parquet", "local.rejects.csv"]
