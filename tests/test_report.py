@@ -157,6 +157,15 @@ def test_importance_given_is_shown(fitted, tmp_path):
     assert "Not computed: pass importance=" in _section(bare, "importance")
 
 
+def test_to_html_is_render_report_and_reproducible(fitted, tmp_path):
+    """Evaluation.to_html writes the same bytes as render_report, and twice the same bytes."""
+    model, evaluation, _ = fitted
+    imp = pd.DataFrame({"death": [0.3], "deterioration": [0.2]}, index=["Age"])
+    a = evaluation.to_html(tmp_path / "a.html", model=model, importance=imp)
+    b = render_report(evaluation, tmp_path / "b.html", model=model, importance=imp)
+    assert a.read_bytes() == b.read_bytes()
+
+
 def test_number_formatting():
     """Estimates and intervals print with three decimals; NaN as a dash; no negative zero."""
     assert _ci_text(0.8234, 0.8011, 0.8499) == "0.823 [0.801, 0.850]"

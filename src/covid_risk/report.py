@@ -27,7 +27,6 @@ import re
 import sys
 import warnings
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +113,8 @@ def render_report(
     Returns
     -------
     pathlib.Path
-        The file written.
+        The file written. The same inputs give the same bytes (no time stamp is written;
+        the model's creation time is in the model card).
 
     Examples
     --------
@@ -664,7 +664,6 @@ def _generated_line(evaluation: Any, model: Any) -> str:
     n = getattr(evaluation, "n", None)
     if isinstance(n, (int, np.integer)):
         parts.append(f"evaluation cohort: {int(n):,} patients")
-    parts.append(datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     return " · ".join(parts)
 
 
