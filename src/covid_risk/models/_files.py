@@ -65,6 +65,7 @@ import lightgbm as lgb
 
 from covid_risk.exceptions import (
     IncompatibleModelError,
+    ModelFileError,
     ModelIntegrityError,
     NotAModelFileError,
 )
@@ -248,6 +249,10 @@ def _split(data: bytes, source: str, hmac_key: str | bytes | None) -> tuple[dict
         raise ModelIntegrityError(f"{source} has an unreadable manifest ({exc}).") from None
     if not isinstance(manifest, dict):
         raise ModelIntegrityError(f"{source} has a manifest that is not a JSON object.")
+    if (manifest.get("signed") is True) == (signature == _UNSIGNED):
+        state = ("says it is signed but has no signature" if signature == _UNSIGNED
+                 else "says it is unsigned but its signature slot is not empty")
+        raise ModelIntegrityError(f"{source} has been changed or corrupted: it {state}.")
     return manifest, data[end:]
 
 
@@ -355,13 +360,27 @@ def read_manifest(path: Any, *, hmac_key: str | bytes | None = b"") -> dict:
 
 def load_bytes(data: bytes, *, hmac_key: str | bytes | None = None, source: str = "The data"):
     """Build a :class:`RiskModel` from model-file bytes (see :func:`load`)."""
-    from covid_risk.models._calibration import calibrator_from_dict
-    from covid_risk.models._risk_model import RiskModel
-
     data = bytes(data)
     manifest, payload = _split(data, source, hmac_key)
     _check_manifest(manifest, source)
     parts = _check_parts(manifest, payload, source)
+    try:
+        return _build(manifest, parts, source)
+    except ModelFileError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, lgb.basic.LightGBMError) as exc:
+        # parts whose hashes match but whose content is unusable: written by hand or forged
+        raise ModelIntegrityError(
+            f"{source} has a part that cannot be used ({type(exc).__name__}: {exc}); the file "
+            "was edited together with its manifest. Sign model files to detect such edits."
+        ) from None
+
+
+def _build(manifest: dict, parts: dict[str, bytes], source: str):
+    """Build the :class:`RiskModel` from verified parts."""
+    from covid_risk.models._calibration import calibrator_from_dict
+    from covid_risk.models._risk_model import RiskModel
+
     # every byte is verified; only now is anything built
     try:
         doc = json.loads(parts["model.json"])
