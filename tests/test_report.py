@@ -155,6 +155,18 @@ def test_importance_given_is_shown(fitted, tmp_path):
     assert "<td>Age</td><td class=\"num\">0.900</td><td class=\"num\">0.100</td>" in section
     bare = render_report(evaluation, tmp_path / "b.html").read_text()
     assert "Not computed: pass importance=" in _section(bare, "importance")
+    assert "No baselines were evaluated" not in _section(bare, "comparison")
+
+
+def test_report_without_baselines_or_bootstrap(fitted, tmp_path):
+    """Without baselines the comparison says so; without bootstrap, estimates have no interval."""
+    model, _, test = fitted
+    evaluation = cr.evaluate(model, test, n_bootstrap=0)
+    text = render_report(evaluation, tmp_path / "r.html", model=model).read_text()
+    assert "No baselines were evaluated" in _section(text, "comparison")
+    est = evaluation["death"]["auroc"]
+    assert f'<td class="num">{est:.3f}</td>' in _section(text, "performance")
+    assert f"{est:.3f} [" not in _section(text, "performance")
 
 
 def test_to_html_is_render_report_and_reproducible(fitted, tmp_path):
@@ -184,7 +196,7 @@ def test_model_card_records_training_data_and_held_out_metrics(fitted):
     card = model_card(model)
     facts = dict(card["training_data"].facts)
     assert facts["Seed"] == str(TRAIN_SEED)
-    assert facts["Number of patients"] == str(N_TRAIN)
+    assert facts["Number of patients"] == f"{N_TRAIN:,}"
     assert facts["Scenario"] == "wild_type_2020"
     assert "Simulated patients" in facts["Nature of the data"]
     table = card["held_out"].table.set_index("outcome")

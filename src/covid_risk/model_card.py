@@ -556,7 +556,7 @@ def _training_data_section(meta: Mapping, setting: str, outcomes: Sequence[str])
         ("Scenario", _text(_first(cohort, "scenario"))),
         ("Seed", _text(_first(cohort, "seed", "random_state"))),
         ("Setting", _text(_first(cohort, "setting") or setting)),
-        ("Number of patients", _text(n)),
+        ("Number of patients", f"{int(n):,}" if isinstance(n, (int, np.integer)) else _text(n)),
     ]
     data_hash = _first(cohort, "data_hash", "sha256", "hash")
     if data_hash:

@@ -443,6 +443,14 @@ def _comparison_html(evaluation: Any) -> str:
             "covid_risk.evaluate).</p>"
         )
     comp = comp.reset_index() if _has_named_index(comp) else comp.copy()
+    baselines = getattr(evaluation, "baselines", None)
+    note = ""
+    if baselines is not None and not baselines:
+        note = (
+            '<p class="note">No baselines were evaluated, so only the model and the ceiling are '
+            "shown: pass baselines= to covid_risk.evaluate (e.g. covid_risk.models.fit_baselines "
+            "on the training cohort).</p>"
+        )
     fig = _comparison_figure(comp)
     comp = _with_ci_text(comp)
     comp = comp.dropna(axis=1, how="all")
@@ -450,7 +458,7 @@ def _comparison_html(evaluation: Any) -> str:
     table = comp[cols].rename(columns=_COMPARISON_COLUMNS) if len(cols) > 2 else comp
     if "outcome" in table.columns:
         table["outcome"] = [_outcome_label(str(o)) for o in table["outcome"]]
-    parts = [intro]
+    parts = [intro + note]
     if fig is not None:
         parts.append(_img(fig, "AUROC of the model, each baseline and the true risk (ceiling), "
                                "with 95% intervals."))
