@@ -258,3 +258,16 @@ def test_model_card_rejects_unknown_setting():
         model_card(setting="ward")
     with pytest.raises(KeyError, match="No section 'nope'"):
         model_card(setting="community")["nope"]
+
+
+def test_extra_sections_go_before_the_checklist(fitted):
+    """Extra sections are placed before the TRIPOD+AI checklist and listed in the contents."""
+    from covid_risk.report import report_html
+
+    _, evaluation, _ = fitted
+    text = report_html(evaluation, extra_sections=[("drift", "Drift", "<p>PSI 0.02</p>")])
+    assert text.index('<section id="drift">\n<h2>Drift</h2>\n<p>PSI 0.02</p>') < text.index(
+        '<section id="tripod">')
+    assert '<li><a href="#drift">Drift</a></li><li><a href="#tripod">' in text
+    with pytest.raises(ValueError, match="clash with the report's own sections"):
+        report_html(evaluation, extra_sections=[("roc", "ROC again", "")])

@@ -26,7 +26,7 @@ import math
 import re
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,7 @@ def render_report(
     cohort: pd.DataFrame | None = None,
     card: ModelCard | None = None,
     title: str | None = None,
+    extra_sections: Sequence[tuple[str, str, str]] = (),
 ) -> Path:
     """Write one self-contained HTML report of an evaluation and return its path.
 
@@ -109,6 +110,10 @@ def render_report(
         A ready model card; default ``model_card(model, evaluation=evaluation)``.
     title : str, optional
         Page title; default: the model card's title.
+    extra_sections : sequence of (str, str, str), default=()
+        More sections as ``(anchor, heading, html)``, placed before the TRIPOD+AI
+        checklist and listed in the contents (e.g. retraining gates and drift). The
+        HTML is inserted as given: it must be self-contained too.
 
     Returns
     -------
@@ -123,7 +128,8 @@ def render_report(
     PosixPath('report.html')
     """
     text = report_html(
-        evaluation, model=model, importance=importance, cohort=cohort, card=card, title=title
+        evaluation, model=model, importance=importance, cohort=cohort, card=card, title=title,
+        extra_sections=extra_sections,
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,8 +145,18 @@ def report_html(
     cohort: pd.DataFrame | None = None,
     card: ModelCard | None = None,
     title: str | None = None,
+    extra_sections: Sequence[tuple[str, str, str]] = (),
 ) -> str:
     """Return the report of :func:`render_report` as an HTML string (same parameters)."""
+    extra = [(str(k), str(t), str(h)) for k, t, h in extra_sections]
+    clash = [k for k, _, _ in extra
+             if k in SECTION_TITLES or not re.fullmatch(r"[A-Za-z][\w-]*", k)]
+    if clash:
+        raise ValueError(
+            f"extra_sections anchors {clash} clash with the report's own sections or are not "
+            "simple names; use letters, digits, '_' or '-' and avoid "
+            f"{', '.join(SECTION_TITLES)}."
+        )
     if model is None:
         model = getattr(evaluation, "model", None)
     outcomes = _outcomes(evaluation)
@@ -159,7 +175,7 @@ def report_html(
         f"<h1>{_e(title)}</h1>",
         f'<p class="banner">{_e(NOT_FOR_CLINICAL_USE)}</p>',
         f'<p class="meta">{_e(_generated_line(evaluation, model))}</p>',
-        _toc(),
+        _toc(extra),
         _section("model_card", _card_html(card)),
         _section("performance", _performance_html(evaluation)),
         _section("roc", _figure_html(evaluation, "plot_roc", outcomes,
@@ -174,6 +190,7 @@ def report_html(
         _section("subgroups", _subgroups_html(evaluation)),
         _section("importance", _importance_html(importance)),
         _section("comparison", _comparison_html(evaluation)),
+        *(f'<section id="{k}">\n<h2>{_e(t)}</h2>\n{h}\n</section>' for k, t, h in extra),
         _section("tripod", _tripod_html(card)),
     ]
     return (
@@ -194,8 +211,10 @@ def _section(key: str, inner: str) -> str:
     return f'<section id="{key}">\n<h2>{_e(SECTION_TITLES[key])}</h2>\n{inner}\n</section>'
 
 
-def _toc() -> str:
-    items = "".join(f'<li><a href="#{k}">{_e(t)}</a></li>' for k, t in SECTION_TITLES.items())
+def _toc(extra: Sequence[tuple[str, str, str]] = ()) -> str:
+    entries = list(SECTION_TITLES.items())
+    entries[-1:-1] = [(k, t) for k, t, _ in extra]  # before the checklist
+    items = "".join(f'<li><a href="#{k}">{_e(t)}</a></li>' for k, t in entries)
     return f"<nav><strong>Contents</strong><ol>{items}</ol></nav>"
 
 
