@@ -1,0 +1,465 @@
+"""covid_risk against the hand-rolled peer: quality and speed on the same cohorts.
+
+The peer
+--------
+What a data scientist writes today on the same cohort, with library defaults:
+
+* per outcome, ``CalibratedClassifierCV(Pipeline([SimpleImputer(), LGBMClassifier()]),
+  method="sigmoid", cv=3)`` (scikit-learn and LightGBM defaults: 100 trees of 31
+  leaves), with one LightGBM thread like covid_risk (``--peer-threads 0`` gives
+  LightGBM's default of all cores; on a busy machine that is much slower, because
+  OpenMP threads wait for each other);
+* the same inputs as covid_risk's model matrix, encoded with pandas (categories coded
+  by their schema position, booleans 0/1, the same derived features), from a one-row
+  ``pandas.DataFrame`` per patient at prediction time (no validation);
+* explanations with ``shap.TreeExplainer`` on the first calibrated estimator's
+  LightGBM model, top 5 features by absolute SHAP value.
+
+What is compared
+----------------
+* **training** (all outcomes of the setting, with calibration) on the same training
+  cohort: wall time (median over ``--repeats`` runs in fresh processes) and peak memory;
+* **quality** on an independent test cohort: AUROC, calibration slope, log loss and
+  mean absolute error to the true risk, per outcome;
+* **single-patient latency** end to end from a dict, with and without explanation;
+* **batch throughput** of a DataFrame (rows per second);
+* **SHAP rows per second** (all outcomes).
+
+Results go to ``benchmarks/results/bench_peer.json``; ``python -m benchmarks.run_all``
+adds them to ``RESULTS.md``.
+
+Usage::
+
+    python -m benchmarks.bench_peer                 # 100,000 train / 50,000 test
+    python -m benchmarks.bench_peer --quick         # tiny smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks._common import (
+    cohort,
+    latency_stats,
+    machine,
+    median_seconds,
+    model_facts,
+    patients_as_dicts,
+    ratio,
+    run_child,
+    time_calls,
+    write_json,
+)
+
+SEEDS = {"train": 1001, "test": 2002, "patients": 3003}
+
+
+# ------------------------------------------------------------------------------ the peer
+def _codes() -> dict[str, dict[str, int]]:
+    from covid_risk.schema import FIELDS
+
+    return {n: {c: i for i, c in enumerate(f.categories)} for n, f in FIELDS.items()
+            if f.kind == "category"}
+
+
+def peer_features(df: pd.DataFrame, setting: str) -> pd.DataFrame:
+    """Encode records the way a data scientist would with pandas (same columns as covid_risk).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Canonical records, or a one-row frame made from a patient dict.
+    setting : {"admission", "community"}
+        Fixes the columns (:func:`covid_risk.features.matrix.feature_names`).
+    """
+    from covid_risk.features.matrix import feature_names
+    from covid_risk.schema import COMORBIDITIES_4C, FIELDS
+
+    names = list(feature_names(setting))
+    base = [n for n in names if n in FIELDS]
+    X = df.reindex(columns=base)
+    codes = _codes()
+    X = X.assign(**{c: X[c].map(codes[c]) for c in base if c in codes}).astype("float64")
+    derived = {}
+    for name in names:
+        if name in FIELDS:
+            continue
+        if name == "comorbidity_count":
+            derived[name] = df.reindex(columns=list(COMORBIDITIES_4C)).astype(
+                "float64").fillna(0).sum(axis=1)
+        elif name == "nlr":
+            derived[name] = X["neutrophils"] / X["lymphocytes"].where(X["lymphocytes"] > 0)
+        elif name == "spo2_fio2":
+            fio2 = X["fio2"].where(X["fio2"].notna() | (X["on_oxygen"] != 0), 0.21)
+            derived[name] = X["spo2"] / fio2.where(fio2 > 0)
+        elif name == "urea_creatinine_ratio":
+            derived[name] = X["urea"] * 1000.0 / X["creatinine"].where(X["creatinine"] > 0)
+        else:  # pragma: no cover - a new derived feature needs a line here
+            raise KeyError(f"the peer does not know how to compute {name!r}")
+    return pd.concat([X, pd.DataFrame(derived, index=X.index)], axis=1)[names]
+
+
+class Peer:
+    """The hand-rolled peer: one calibrated scikit-learn pipeline per outcome."""
+
+    def __init__(self, setting: str, outcomes: tuple[str, ...], random_state: int = 0,
+                 n_jobs: int | None = 1):
+        self.setting = setting
+        self.outcomes = tuple(outcomes)
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.models: dict[str, Any] = {}
+        self._explainers: dict[str, Any] = {}
+
+    def _estimator(self) -> Any:
+        from lightgbm import LGBMClassifier
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import Pipeline
+
+        pipe = Pipeline([
+            ("impute", SimpleImputer()),
+            ("lgbm", LGBMClassifier(random_state=self.random_state, n_jobs=self.n_jobs,
+                                    verbose=-1)),
+        ])
+        return CalibratedClassifierCV(pipe, method="sigmoid", cv=3)
+
+    def fit(self, cohort: pd.DataFrame) -> Peer:
+        """Fit one calibrated pipeline per outcome (rows with a missing label left out)."""
+        X = peer_features(cohort, self.setting)
+        for o in self.outcomes:
+            y = cohort[o].astype("boolean")
+            keep = y.notna().to_numpy()
+            self.models[o] = self._estimator().fit(X[keep], y[keep].astype(bool).to_numpy())
+        return self
+
+    def predict_frame(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Probabilities of every outcome for a frame of records."""
+        X = peer_features(df, self.setting)
+        return {o: self.models[o].predict_proba(X)[:, 1] for o in self.outcomes}
+
+    def explainer(self, outcome: str) -> Any:
+        """``shap.TreeExplainer`` of the first calibrated estimator's LightGBM model."""
+        if outcome not in self._explainers:
+            import shap
+
+            first = self.models[outcome].calibrated_classifiers_[0].estimator
+            self._explainers[outcome] = (first.named_steps["impute"],
+                                         shap.TreeExplainer(first.named_steps["lgbm"]))
+        return self._explainers[outcome]
+
+    def predict_one(self, patient: dict, *, explain: bool = False, top: int = 5) -> dict:
+        """One patient from a dict: a one-row DataFrame, probabilities, optionally top factors."""
+        X = peer_features(pd.DataFrame([patient]), self.setting)
+        out: dict[str, Any] = {}
+        for o in self.outcomes:
+            p = float(self.models[o].predict_proba(X)[0, 1])
+            if explain:
+                imputer, tree = self.explainer(o)
+                names = imputer.get_feature_names_out()  # all-missing columns were dropped
+                values = np.asarray(tree.shap_values(imputer.transform(X)))
+                values = values.reshape(-1, len(names))[-1]
+                order = np.argsort(-np.abs(values))[:top]
+                out[o] = (p, [(names[j], float(values[j])) for j in order])
+            else:
+                out[o] = p
+        return out
+
+    def shap_rows(self, df: pd.DataFrame) -> None:
+        """SHAP values of every outcome for a frame (for rows-per-second)."""
+        X = peer_features(df, self.setting)
+        for o in self.outcomes:
+            imputer, tree = self.explainer(o)
+            tree.shap_values(imputer.transform(X))
+
+
+# ------------------------------------------------------------------------ training steps
+def train_child(who: str, n: int, setting: str, seed: int, save: str | None = None,
+                model_seed: int = 0, quick: bool = False, peer_threads: int | None = 1,
+                outcomes: list[str] | None = None) -> dict:
+    """Train ``who`` ("ours" or "peer") on ``n`` generated patients; runs in a fresh process.
+
+    Libraries are imported before the resident size is read, so the peak increase
+    is the memory of training itself.
+    """
+    import lightgbm  # noqa: F401
+    import sklearn.calibration  # noqa: F401
+    import sklearn.impute  # noqa: F401
+    import sklearn.pipeline  # noqa: F401
+
+    import covid_risk.models  # noqa: F401
+    from benchmarks._common import FAST_TRAINING, mark_memory
+    from covid_risk import train
+    from covid_risk.schema import SETTING_OUTCOMES
+
+    t = time.perf_counter()
+    data = cohort(n, setting=setting, random_state=seed)
+    generate = time.perf_counter() - t
+    before = mark_memory()
+    t, c = time.perf_counter(), time.process_time()
+    wanted = tuple(outcomes) if outcomes else SETTING_OUTCOMES[setting]
+    if who == "ours":
+        kwargs = FAST_TRAINING if quick else {}
+        model = train(data, setting=setting, outcomes=list(wanted), random_state=model_seed,
+                      **kwargs)
+    else:
+        model = Peer(setting, wanted, random_state=model_seed, n_jobs=peer_threads).fit(data)
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
+    if save:
+        if who == "ours":
+            model.save(save, hmac_key=b"")
+        else:
+            with open(save, "wb") as fh:
+                pickle.dump(model.models, fh)
+    out = {"who": who, "n": n, "outcomes": list(wanted), "seconds": round(seconds, 2),
+           "cpu_seconds": round(cpu, 2), "dropped_impossible": data.attrs["dropped_impossible"],
+           "generate_seconds": round(generate, 2), "rss_before_mb": round(before, 1)}
+    if who == "ours":
+        out["trees"] = model_facts(model)["trees"]
+    return out
+
+
+def load_trained(who: str, path: str, setting: str, peer_threads: int | None = 1) -> Any:
+    """Load a model saved by :func:`train_child`."""
+    from covid_risk.models import load
+    from covid_risk.schema import SETTING_OUTCOMES
+
+    if who == "ours":
+        return load(path, hmac_key=b"")
+    peer = Peer(setting, SETTING_OUTCOMES[setting], n_jobs=peer_threads)
+    with open(path, "rb") as fh:  # our own temporary file, written just before
+        peer.models = pickle.load(fh)  # noqa: S301
+    return peer
+
+
+# -------------------------------------------------------------------------------- quality
+def quality(proba: dict[str, np.ndarray], test: pd.DataFrame) -> dict[str, dict]:
+    """AUROC, calibration slope, log loss, MAE to the true risk, per outcome."""
+    from covid_risk import metrics
+
+    out = {}
+    for o, p in proba.items():
+        y = test[o].astype("boolean").to_numpy(dtype="float64", na_value=np.nan)
+        keep = ~np.isnan(y)
+        yk, pk = y[keep], np.clip(np.asarray(p, dtype="float64")[keep], 1e-15, 1 - 1e-15)
+        truth = test[f"true_risk_{o}"].to_numpy(dtype="float64")
+        out[o] = {
+            "auroc": round(float(metrics.roc_auc(yk, pk)), 4),
+            "calibration_slope": round(float(metrics.calibration_slope(yk, pk)), 4),
+            "log_loss": round(float(metrics.log_loss(yk, pk)), 5),
+            "mae_true_risk": round(float(np.nanmean(np.abs(np.asarray(p) - truth))), 5),
+        }
+    return out
+
+
+# ----------------------------------------------------------------------------------- run
+_START = time.perf_counter()
+
+
+def _log(message: str) -> None:
+    print(f"  [{time.perf_counter() - _START:7.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Run the comparison and return the results."""
+    from covid_risk import api
+    from covid_risk.schema import PREDICTORS
+
+    setting = "admission"
+    res: dict[str, Any] = {"benchmark": "bench_peer", "machine": machine(),
+                           "settings": vars(args).copy()}
+    res["settings"]["out"] = str(args.out)
+    work = Path(tempfile.mkdtemp(prefix="covid_risk_bench_peer_"))
+
+    # training: each run in a fresh process (time and peak memory)
+    training: dict[str, Any] = {}
+    for who in ("ours", "peer"):
+        runs = []
+        for r in range(args.repeats_training):
+            save = str(work / f"{who}.model") if r == 0 else None
+            runs.append(run_child("benchmarks.bench_peer:train_child", who=who, n=args.n_train,
+                                  setting=setting, seed=SEEDS["train"], save=save,
+                                  quick=args.quick, peer_threads=args.peer_threads))
+            _log(f"trained {who} on {args.n_train:,}: {runs[-1]['seconds']} s")
+        training[who] = {
+            "median_seconds": float(np.median([x["seconds"] for x in runs])),
+            "median_cpu_seconds": float(np.median([x["cpu_seconds"] for x in runs])),
+            "peak_increase_mb": float(np.median([x["peak_increase_mb"] for x in runs])),
+            "runs": runs,
+        }
+    training["ours_over_peer"] = ratio(training["ours"]["median_seconds"],
+                                       training["peer"]["median_seconds"])
+    res["training"] = training
+    ours = load_trained("ours", str(work / "ours.model"), setting)
+    peer = load_trained("peer", str(work / "peer.model"), setting, args.peer_threads)
+    res["model"] = model_facts(ours)
+
+    # quality on an independent test cohort
+    test = cohort(args.n_test, setting=setting, random_state=SEEDS["test"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p_ours = ours.predict_proba(test)
+    q_ours = quality({o: p_ours[o].to_numpy() for o in ours.outcomes_}, test)
+    q_peer = quality(peer.predict_frame(test), test)
+    X_check = ours.model_matrix(test.head(2000)).to_numpy()
+    same = np.allclose(peer_features(test.head(2000), setting).to_numpy(), X_check,
+                       equal_nan=True, rtol=1e-12, atol=0)
+    res["quality"] = {"n_test": args.n_test, "ours": q_ours, "peer": q_peer,
+                      "peer_features_equal_model_matrix": bool(same)}
+    res["quality"]["ours_at_least_as_accurate"] = {
+        o: {"auroc": q_ours[o]["auroc"] >= q_peer[o]["auroc"],
+            "log_loss": q_ours[o]["log_loss"] <= q_peer[o]["log_loss"],
+            "mae_true_risk": q_ours[o]["mae_true_risk"] <= q_peer[o]["mae_true_risk"]}
+        for o in q_ours}
+
+    _log("quality done")
+    # single-patient latency, end to end from a dict
+    pool = cohort(args.patients * 2, setting=setting, random_state=SEEDS["patients"])
+    dicts = patients_as_dicts(pool, PREDICTORS)
+    from covid_risk._fastpath import parse_patient
+
+    clean = [d for d in dicts if parse_patient(d) is not None][: args.patients]
+    peer_sample = clean[: args.peer_patients]
+    latency: dict[str, Any] = {"patients": len(clean), "peer_patients": len(peer_sample)}
+    for label, explain in (("without_explanation", False), ("with_top5_factors", True)):
+        for p in clean[:20]:  # warm-up (compilation, caches)
+            api.predict_risk(p, model=ours, explain=explain)
+        all_ours, runs_ours = time_calls(
+            lambda p, e=explain: api.predict_risk(p, model=ours, explain=e), clean, args.repeats)
+        for p in peer_sample[:5]:
+            peer.predict_one(p, explain=explain)
+        all_peer, runs_peer = time_calls(
+            lambda p, e=explain: peer.predict_one(p, explain=e), peer_sample, args.repeats)
+        s_ours, s_peer = latency_stats(all_ours, runs_ours), latency_stats(all_peer, runs_peer)
+        latency[label] = {"ours": s_ours, "peer": s_peer,
+                          "peer_over_ours_median": ratio(s_peer["median_ms"], s_ours["median_ms"])}
+    res["latency"] = latency
+
+    _log("latency done")
+    # batch throughput and SHAP rows per second
+    batch = test.head(args.batch_rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t_ours, runs_o = median_seconds(lambda: api.predict_risk(batch, model=ours), args.repeats)
+    t_peer, runs_p = median_seconds(lambda: peer.predict_frame(batch), args.repeats)
+    res["batch"] = {"rows": len(batch), "ours_rows_per_second": round(len(batch) / t_ours),
+                    "peer_rows_per_second": round(len(batch) / t_peer),
+                    "ours_over_peer": ratio(t_peer, t_ours), "runs_seconds": {
+                        "ours": runs_o, "peer": runs_p}}
+    from covid_risk.explanation import explain as explain_all
+
+    shap_rows = test.head(args.shap_rows)
+    t_ours, runs_o = median_seconds(lambda: explain_all(shap_rows, model=ours), args.repeats)
+    t_peer, runs_p = median_seconds(lambda: peer.shap_rows(shap_rows), args.repeats)
+    _log("batch and SHAP done")
+    res["shap"] = {"rows": len(shap_rows), "ours_rows_per_second": round(len(shap_rows) / t_ours),
+                   "peer_rows_per_second": round(len(shap_rows) / t_peer),
+                   "ours_over_peer": ratio(t_peer, t_ours),
+                   "peer_trees_per_outcome": "3 folds x 100 trees x 31 leaves (first fold "
+                                             "explained)",
+                   "runs_seconds": {"ours": runs_o, "peer": runs_p}}
+    return res
+
+
+def markdown(res: dict) -> str:
+    """A short Markdown section of the results."""
+    t = res["training"]
+    lines = [
+        "## covid_risk vs the hand-rolled peer",
+        "",
+        f"Training cohort {res['settings']['n_train']:,} admitted patients, all "
+        f"{len(res['model']['outcomes'])} outcomes with calibration; test cohort "
+        f"{res['quality']['n_test']:,}. Peer: CalibratedClassifierCV(Pipeline(SimpleImputer, "
+        "LGBMClassifier), sigmoid, cv=3) per outcome, shap.TreeExplainer, one-row DataFrame "
+        f"per patient; peer LightGBM threads: {res['settings']['peer_threads'] or 'all cores'}, "
+        "covid_risk: 1.",
+        "",
+        "| measure | covid_risk | peer | ratio |",
+        "|---|---|---|---|",
+        f"| training (median s) | {t['ours']['median_seconds']:.1f} | "
+        f"{t['peer']['median_seconds']:.1f} | ours/peer {t['ours_over_peer']} |",
+        f"| training peak memory increase (MiB) | {t['ours']['peak_increase_mb']:.0f} | "
+        f"{t['peer']['peak_increase_mb']:.0f} | |",
+    ]
+    for label in ("without_explanation", "with_top5_factors"):
+        lat = res["latency"][label]
+        lines.append(
+            f"| one patient {label.replace('_', ' ')}: median / p99 (ms) | "
+            f"{lat['ours']['median_ms']:.3f} / {lat['ours']['p99_ms']:.3f} | "
+            f"{lat['peer']['median_ms']:.2f} / {lat['peer']['p99_ms']:.2f} | "
+            f"peer/ours {lat['peer_over_ours_median']} |")
+    b, s = res["batch"], res["shap"]
+    lines += [
+        f"| batch scoring, rows/s ({b['rows']:,} rows) | {b['ours_rows_per_second']:,} | "
+        f"{b['peer_rows_per_second']:,} | ours/peer {b['ours_over_peer']} |",
+        f"| SHAP rows/s, all outcomes ({s['rows']:,} rows) | {s['ours_rows_per_second']:,} | "
+        f"{s['peer_rows_per_second']:,} | ours/peer {s['ours_over_peer']} |",
+        "",
+        "| outcome | AUROC ours / peer | calibration slope ours / peer | log loss ours / peer "
+        "| MAE to true risk ours / peer |",
+        "|---|---|---|---|---|",
+    ]
+    q = res["quality"]
+    for o, a in q["ours"].items():
+        b_ = q["peer"][o]
+        lines.append(
+            f"| {o} | {a['auroc']:.4f} / {b_['auroc']:.4f} | {a['calibration_slope']:.3f} / "
+            f"{b_['calibration_slope']:.3f} | {a['log_loss']:.4f} / {b_['log_loss']:.4f} | "
+            f"{a['mae_true_risk']:.4f} / {b_['mae_true_risk']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_peer",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("--n-train", type=int, default=100_000)
+    p.add_argument("--n-test", type=int, default=50_000)
+    p.add_argument("--patients", type=int, default=1000, help="patients timed one by one")
+    p.add_argument("--peer-patients", type=int, default=200,
+                   help="patients timed one by one for the (slow) peer")
+    p.add_argument("--batch-rows", type=int, default=50_000)
+    p.add_argument("--shap-rows", type=int, default=5_000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats-training", type=int, default=2)
+    p.add_argument("--peer-threads", type=int, default=1,
+                   help="LightGBM threads of the peer (default 1, like covid_risk; 0 = "
+                        "LightGBM's default, all cores)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes, fast training: a smoke run")
+    p.add_argument("--out", type=Path, default=None, help="results folder")
+    return p
+
+
+QUICK = {"n_train": 2000, "n_test": 1000, "patients": 40, "peer_patients": 10,
+         "batch_rows": 1000, "shap_rows": 200, "repeats": 2, "repeats_training": 1}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run from the command line (or from ``run_all``); write and return the results."""
+    args = parser().parse_args(argv)
+    if args.peer_threads == 0:
+        args.peer_threads = None
+    warnings.simplefilter("ignore")  # the peer's library warnings would drown the report
+    if args.quick:
+        for k, v in QUICK.items():
+            setattr(args, k, v)
+    res = run(args)
+    res["markdown"] = markdown(res)
+    path = write_json("bench_peer", res, args.out)
+    print(res["markdown"])
+    print(f"written {path}", file=sys.stderr)
+    return res
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
