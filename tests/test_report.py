@@ -145,7 +145,7 @@ def test_ids_unique_and_internal_links_resolve(report):
 
 
 def test_importance_given_is_shown(fitted, tmp_path):
-    """A given importance table is drawn and listed; without one the report says how to get it."""
+    """A given importance table is drawn and listed in the importance section."""
     _, evaluation, _ = fitted
     imp = pd.DataFrame({"death": [0.9, 0.2], "deterioration": [0.1, 0.7]},
                        index=["Age", "Respiratory rate"])
@@ -153,17 +153,16 @@ def test_importance_given_is_shown(fitted, tmp_path):
     section = _section(text, "importance")
     assert "data:image/png;base64," in section
     assert "<td>Age</td><td class=\"num\">0.900</td><td class=\"num\">0.100</td>" in section
-    bare = render_report(evaluation, tmp_path / "b.html").read_text()
-    assert "Not computed: pass importance=" in _section(bare, "importance")
-    assert "No baselines were evaluated" not in _section(bare, "comparison")
+    assert "No baselines were evaluated" not in _section(text, "comparison")
 
 
 def test_report_without_baselines_or_bootstrap(fitted, tmp_path):
-    """Without baselines the comparison says so; without bootstrap, estimates have no interval."""
+    """Without baselines or importance the report says so; without bootstrap, no intervals."""
     model, _, test = fitted
     evaluation = cr.evaluate(model, test, n_bootstrap=0)
     text = render_report(evaluation, tmp_path / "r.html", model=model).read_text()
     assert "No baselines were evaluated" in _section(text, "comparison")
+    assert "Not computed: pass importance=" in _section(text, "importance")
     est = evaluation["death"]["auroc"]
     assert f'<td class="num">{est:.3f}</td>' in _section(text, "performance")
     assert f"{est:.3f} [" not in _section(text, "performance")

@@ -500,7 +500,9 @@ def _img(fig: Any, caption: str) -> str:
 def _png_base64(fig: Any) -> str:
     """Encode a matplotlib figure as base64 PNG and close it."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight", metadata={"Software": None})
+    # a figure with a layout engine is already laid out; "tight" would draw it twice
+    tight = None if fig.get_layout_engine() is not None else "tight"
+    fig.savefig(buf, format="png", dpi=96, bbox_inches=tight, metadata={"Software": None})
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         pyplot.close(fig)
