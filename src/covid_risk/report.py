@@ -385,6 +385,8 @@ def _subgroups_html(evaluation: Any) -> str:
 def _group_label(variable: str, group: str) -> str:
     from covid_risk.schema import FIELDS
 
+    if group == "missing":
+        return "Not recorded"
     f = FIELDS.get(variable)
     if f is not None and f.kind == "category" and group in f.categories:
         try:
