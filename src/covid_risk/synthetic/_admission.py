@@ -96,10 +96,12 @@ def draw_admission(pop: dict, rng: np.random.Generator, scenario: P.Scenario) ->
     eps = rng.standard_normal((n, 3 + _N_LAT))
     rho = P.SEVERITY_CORRELATION
     s = means["S"] + eps[:, 0]
-    z_all = eps @ loading_matrix()
+    load = loading_matrix()
     out: dict = {"S": s, "T": means["T"] + rho * eps[:, 0] + np.sqrt(1 - rho**2) * eps[:, 1]}
     for j, lat in enumerate(P.LATENTS):
-        z = means[lat.name] + z_all[:, j]
+        # z - mean = eps @ load[:, j]; only four loadings can be non-zero, so no BLAS call
+        z = (means[lat.name] + load[0, j] * eps[:, 0] + load[1, j] * eps[:, 1]
+             + load[2, j] * eps[:, 2] + load[3 + j, j] * eps[:, 3 + j])
         f[f"z_{lat.name}"] = z - lat.mean.intercept
         if lat.name != "diastolic_ratio":
             out[lat.name] = true_value(lat.name, z)
@@ -110,8 +112,7 @@ def draw_admission(pop: dict, rng: np.random.Generator, scenario: P.Scenario) ->
     level = np.searchsorted(np.cumsum(P.GCS_LEVEL_PROBS) / np.sum(P.GCS_LEVEL_PROBS),
                             rng.random(n), side="right").clip(0, len(P.GCS_LEVEL_PROBS) - 1)
     out["gcs"] = np.where(impaired, 14 - level, 15).astype(np.int64)
-    f["gcs_impaired"] = impaired.astype(float)
-    f["gcs_deficit"] = (15 - out["gcs"] - 1).clip(0, None).astype(float)
+    f["gcs"] = out["gcs"].astype(float)
 
     f["S"] = s
     infiltrates = rng.random(n) < ndtr(P.INFILTRATES.evaluate(f, age))

@@ -378,6 +378,29 @@ def make_cohort(
     return df
 
 
+def _cohort_with_and_without_missingness(
+    n_patients: int, *, setting: str, scenario: str, random_state: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return ``make_cohort(..., missingness=True)`` and ``(..., missingness=False)``.
+
+    The population is simulated once; both frames are identical to separate
+    ``make_cohort`` calls with the same arguments.
+    """
+    _check_args(n_patients, setting, scenario, 0.0)
+    scen = P.SCENARIOS[scenario]
+    seed, streams = _streams(random_state)
+    sim = _simulate(int(n_patients), setting, scen, streams)
+    out = []
+    for missingness in (True, False):
+        _, fresh = _streams(random_state)  # same seeds: identical measurement noise
+        df, counts = _assemble(sim, setting, [*streams[:3], *fresh[3:]],
+                               missingness=missingness, corruption=0.0,
+                               ids=np.arange(n_patients))
+        df.attrs = _attrs(seed, scenario, setting, n_patients, missingness, 0.0, counts)
+        out.append(df)
+    return out[0], out[1]
+
+
 @dataclass(frozen=True)
 class SyntheticPopulation:
     """A community cohort and the admission records of its admitted members.

@@ -37,8 +37,20 @@ __all__ = ["in_hospital_risks", "draw_in_hospital", "expected_hospital_death"]
 
 
 def _gcs_shift(f: dict) -> np.ndarray:
-    impaired, per_point = P.DEATH_GCS
-    return impaired * f["gcs_impaired"] + per_point * f["gcs_deficit"]
+    """Death probit added for the GCS band (0 for GCS 15)."""
+    gcs = f["gcs"]
+    out = np.zeros(len(gcs))
+    for (lo, hi), shift in P.DEATH_GCS.items():
+        out[(gcs >= lo) & (gcs <= hi)] = shift
+    return out
+
+
+def _gcs_band_probs() -> list[tuple[float, float]]:
+    """(P(band | GCS < 15), death probit shift) for each GCS band."""
+    levels = np.arange(14, 14 - len(P.GCS_LEVEL_PROBS), -1)
+    probs = np.asarray(P.GCS_LEVEL_PROBS) / np.sum(P.GCS_LEVEL_PROBS)
+    return [(float(probs[(levels >= lo) & (levels <= hi)].sum()), shift)
+            for (lo, hi), shift in P.DEATH_GCS.items()]
 
 
 def death_probit(f: dict, age: np.ndarray, scenario: P.Scenario) -> np.ndarray:
@@ -105,22 +117,19 @@ def expected_hospital_death(f: dict, age: np.ndarray, scenario: P.Scenario) -> n
     """Return ``m(x) = E[p_D(r) | x]``: in-hospital death risk given the community record only.
 
     Exact: given ``x`` the death probit is ``mu + gcs_shift + N(0, v)``, so
-    ``E[Phi(.)] = Phi((mu + gcs_shift) / sqrt(1 + v))``, summed over the GCS levels
-    with their probabilities.
+    ``E[Phi(.)] = Phi((mu + gcs_shift) / sqrt(1 + v))``, summed over the GCS bands
+    with their probabilities (GCS depends on ``x`` only).
     """
     beta, var = _death_weights()
     means = latent_mean(f, age, scenario)
     g = dict(f)
     for j, lat in enumerate(P.LATENTS):
         g[f"z_{lat.name}"] = means[lat.name] - lat.mean.intercept if beta[j] else 0.0
-    g["gcs_impaired"] = 0.0
-    g["gcs_deficit"] = 0.0
+    g["gcs"] = np.full(len(age), 15.0)
     mu = death_probit(g, age, scenario)
     scale = 1.0 / np.sqrt(1.0 + var)
     p_imp = ndtr(P.GCS.evaluate(f, age))
-    probs = np.asarray(P.GCS_LEVEL_PROBS) / np.sum(P.GCS_LEVEL_PROBS)
-    impaired, per_point = P.DEATH_GCS
     mixed = np.zeros(len(age))
-    for k, pk in enumerate(probs):  # GCS 14, 13, ...: at most 13 passes
-        mixed += pk * ndtr((mu + impaired + per_point * k) * scale)
+    for p_band, shift in _gcs_band_probs():
+        mixed += p_band * ndtr((mu + shift) * scale)
     return (1.0 - p_imp) * ndtr(mu * scale) + p_imp * mixed

@@ -269,7 +269,7 @@ cancer 2.10 average the <1 y, 1-5 y and >5 y categories; chronic_kidney uses eGF
 COMMUNITY_DEATH = LinearPredictor(
     intercept=LN(0.0045 / 0.9955),
     age_knots=(18, 29, 39, 45, 55, 65, 75, 82, 90, 100),
-    age_values=(-3.28, -2.73, -1.93, -1.01, 0.0, 0.91, 1.87, 2.76, 3.56, 4.26),
+    age_values=(-3.53, -2.98, -2.18, -1.18, 0.00, 0.87, 1.81, 2.70, 3.50, 4.20),
     coef={**{k: v for k, v in OS_LOG_HR.items() if not k.startswith("obese")},
           "obese_curve": 1.0, "care_home": LN(1.5), "vaccine_death": 1.0},
     source="OS fully adjusted HRs (clinical-figures 5a) as log odds ratios; age curve tuned "
@@ -280,7 +280,7 @@ COMMUNITY_DEATH = LinearPredictor(
 """28-day death of an infected adult given the community record (logit). The exact
 community risk equals this whenever the out-of-hospital part is non-negative."""
 
-OBESE_CURVE = ((30.0, 32.5, 37.5, 42.5, 50.0), (0.0, 0.07, 0.35, 0.70, 0.85))
+OBESE_CURVE = ((30.0, 32.5, 37.5, 42.5, 50.0), (0.0, 0.07, 0.43, 0.76, 0.91))
 """Log OR of death by BMI (piecewise linear, 0 below 30): tuned so that OS obesity classes
 (1.05 / 1.40 / 1.92) are re-estimated by a class-based logistic model."""
 
@@ -564,8 +564,10 @@ DEATH = LinearPredictor(
 """In-hospital death (probit). ``z_*`` are the centred latents (log scale for log-normal
 measurements, so e.g. ``z_urea`` is log(urea / 6.05)); GCS adds ``DEATH_GCS``."""
 
-DEATH_GCS = (0.202, 0.05)
-"""Probit added for GCS < 15, plus per point below 14 (4C: +2 points for GCS < 15)."""
+DEATH_GCS: dict[tuple[int, int], float] = {(13, 14): 0.21, (9, 12): 0.35, (3, 8): 0.60}
+"""Probit added to in-hospital death by GCS band (mild, moderate, severe impairment);
+0 for GCS 15 (4C: +2 points for GCS < 15). Tuned with ``DEATH``: about 0.20 for any
+impairment plus 0.05 per point below 14, averaged within each band."""
 
 ICU_ELIGIBLE = LinearPredictor(
     intercept=0.0,

@@ -64,12 +64,14 @@ class LinearPredictor:
 
     def evaluate(self, features: Mapping[str, np.ndarray], age: np.ndarray) -> np.ndarray:
         """Return the linear predictor for every person (float64 array)."""
-        out = np.full(len(age), float(self.intercept))
         if self.age_knots:
-            out += interp_age(age, self.age_knots, self.age_values)
+            out = interp_age(age, self.age_knots, self.age_values) + float(self.intercept)
+        else:
+            out = np.full(len(age), float(self.intercept))
+        tmp = np.empty_like(out)
         for name, beta in self.coef.items():
             if beta != 0.0:
-                out += beta * features[name]
+                out += np.multiply(features[name], beta, out=tmp)
         return out
 
 
