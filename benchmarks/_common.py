@@ -294,3 +294,13 @@ def cohort(n: int, *, setting: str = "admission", random_state: int) -> pd.DataF
         frame = frame.drop(index=frame.index[sorted(bad)]).reset_index(drop=True)
     frame.attrs["dropped_impossible"] = len(bad)
     return frame
+
+
+def to_score(frame: pd.DataFrame) -> pd.DataFrame:
+    """Records as a file to be scored holds them: predictors only, indexed by patient id."""
+    from covid_risk.schema import PREDICTORS
+
+    out = frame[[c for c in frame.columns if c in PREDICTORS]]
+    if "patient_id" in frame.columns:
+        out = out.set_axis(pd.Index(frame["patient_id"], name="patient_id"), axis=0)
+    return out

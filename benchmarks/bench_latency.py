@@ -54,6 +54,7 @@ from benchmarks._common import (
     ratio,
     run_child,
     time_calls,
+    to_score,
     write_json,
 )
 
@@ -75,7 +76,7 @@ def batch_child(model_path: str, rows: int, what: str, repeats: int) -> dict:
     from covid_risk.models import load
 
     model = load(model_path, hmac_key=b"")
-    frame = cohort(rows, random_state=SEED_BATCH)
+    frame = to_score(cohort(rows, random_state=SEED_BATCH))
     X = np.ascontiguousarray(model.model_matrix(frame).to_numpy(dtype="float64"))
     boosters = list(model.boosters_.values())
     if what == "ours":
@@ -227,7 +228,7 @@ def run(args: argparse.Namespace) -> dict:
              for w in ("ours", "raw")}
     batch["ours_share_of_raw_limit_throughput"] = ratio(batch["ours"]["rows_per_second"],
                                                         batch["raw"]["rows_per_second"])
-    frame = cohort(min(args.batch_rows, 20_000), random_state=SEED_BATCH)
+    frame = to_score(cohort(min(args.batch_rows, 20_000), random_state=SEED_BATCH))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         batch["breakdown_seconds"] = {"rows": len(frame),

@@ -58,6 +58,7 @@ from benchmarks._common import (
     ratio,
     run_child,
     time_calls,
+    to_score,
     write_json,
 )
 
@@ -347,7 +348,7 @@ def run(args: argparse.Namespace) -> dict:
 
     _log("latency done")
     # batch throughput and SHAP rows per second
-    batch = test.head(args.batch_rows)
+    batch = to_score(test.head(args.batch_rows))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t_ours, runs_o = median_seconds(lambda: api.predict_risk(batch, model=ours), args.repeats)
@@ -358,7 +359,7 @@ def run(args: argparse.Namespace) -> dict:
                         "ours": runs_o, "peer": runs_p}}
     from covid_risk.explanation import explain as explain_all
 
-    shap_rows = test.head(args.shap_rows)
+    shap_rows = to_score(test.head(args.shap_rows))
     t_ours, runs_o = median_seconds(lambda: explain_all(shap_rows, model=ours), args.repeats)
     t_peer, runs_p = median_seconds(lambda: peer.shap_rows(shap_rows), args.repeats)
     _log("batch and SHAP done")

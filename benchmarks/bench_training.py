@@ -52,6 +52,16 @@ def _summary(runs: list[dict]) -> dict:
     }
 
 
+def growth(sizes: dict[str, Any]) -> dict[str, float]:
+    """Exponent ``b`` of ``time ~ n^b`` between consecutive sizes (from median times)."""
+    ns = sorted(int(k) for k in sizes)
+    out = {}
+    for a, b in zip(ns, ns[1:], strict=False):
+        ta, tb = sizes[str(a)]["ours"]["median_seconds"], sizes[str(b)]["ours"]["median_seconds"]
+        out[f"{a}->{b}"] = round(math.log(tb / ta) / math.log(b / a), 3)
+    return out
+
+
 def run(args: argparse.Namespace) -> dict:
     """Run the benchmark and return the results."""
     res: dict[str, Any] = {"benchmark": "bench_training", "machine": machine(),
@@ -81,12 +91,7 @@ def run(args: argparse.Namespace) -> dict:
             entry["ours"]["generate_seconds"], 1e-9))
         sizes[str(n)] = entry
     res["sizes"] = sizes
-    ns = sorted(int(k) for k in sizes)
-    growth = {}
-    for a, b in zip(ns, ns[1:], strict=False):
-        ta, tb = sizes[str(a)]["ours"]["median_seconds"], sizes[str(b)]["ours"]["median_seconds"]
-        growth[f"{a}->{b}"] = round(math.log(tb / ta) / math.log(b / a), 3)
-    res["growth_exponent"] = growth
+    res["growth_exponent"] = growth(sizes)
     res["machine"]["load_average_at_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
     return res
 

@@ -1,0 +1,171 @@
+"""Smoke tests of the benchmark code paths (tiny sizes, no timing assertions).
+
+The benchmarks themselves run with ``python -m benchmarks.run_all``; these tests only
+check that their code runs and that the numbers they derive (statistics, ratios,
+targets, the peer's features and quality metrics) are computed correctly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # ``pytest`` run without ``python -m``
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import _common, bench_latency, bench_peer, bench_training, run_all  # noqa: E402
+
+from covid_risk.models import train  # noqa: E402
+from covid_risk.synthetic import make_cohort  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    """A small admission model trained in seconds."""
+    return train(make_cohort(1500, random_state=41), random_state=0, **_common.FAST_TRAINING)
+
+
+def test_latency_stats_and_ratio():
+    """Statistics are in milliseconds with numpy's percentiles; ratios keep 3 figures."""
+    s = _common.latency_stats([0.001, 0.002, 0.003, 0.004], runs=[[0.001, 0.002], [0.003, 0.004]])
+    assert s["calls"] == 4 and s["median_ms"] == 2.5 and s["min_ms"] == 1.0
+    assert s["p99_ms"] == pytest.approx(3.97) and s["run_medians_ms"] == [1.5, 3.5]
+    assert _common.ratio(3, 2) == 1.5 and _common.ratio(1, 3) == 0.333
+    assert _common.ratio(1, 0) is None
+
+
+def test_cohort_drops_records_validate_refuses(monkeypatch):
+    """A generated record with an impossible value is dropped and counted, not fatal."""
+    import covid_risk
+
+    frame = make_cohort(20, random_state=1)
+    frame.loc[3, "gcs"] = 2  # impossible (3-15)
+    monkeypatch.setattr(covid_risk, "make_cohort", lambda n, **kw: frame.copy())
+    clean = _common.cohort(20, random_state=1)
+    assert len(clean) == 19 and clean.attrs["dropped_impossible"] == 1
+    assert 2 not in set(clean["gcs"].dropna())
+
+
+def test_memory_helpers_measure_an_allocation():
+    """The peak after mark_memory grows by about the size of a new array."""
+    before = _common.mark_memory()
+    block = np.ones(20_000_000)  # 152.6 MiB
+    assert _common.peak_rss_mb() - before > 100
+    del block
+
+
+def test_peer_features_equal_the_model_matrix(small_model):
+    """The peer's pandas encoding gives exactly covid_risk's model matrix."""
+    test = make_cohort(300, random_state=42)
+    peer = bench_peer.peer_features(test, "admission")
+    assert list(peer.columns) == list(small_model.feature_names_)
+    np.testing.assert_array_equal(peer.to_numpy(), small_model.model_matrix(test).to_numpy())
+    one = bench_peer.peer_features(pd.DataFrame([{"age": 70.0, "sex": "male", "spo2": 94.0,
+                                                  "on_oxygen": False}]), "admission")
+    assert one.loc[0, "spo2_fio2"] == 94.0 / 0.21 and one.loc[0, "sex"] == 1.0
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_peer_fits_predicts_and_explains():
+    """The peer trains, predicts one dict (with top factors) and a frame."""
+    cohort = make_cohort(300, random_state=43)
+    peer = bench_peer.Peer("admission", ("death",)).fit(cohort)
+    one = peer.predict_one({"age": 80, "sex": "female", "urea": 12.0})
+    assert set(one) == {"death"} and 0 < one["death"] < 1
+    explained = peer.predict_one({"age": 80, "sex": "female"}, explain=True, top=3)
+    p, factors = explained["death"]
+    assert 0 < p < 1
+    assert len(factors) == 3
+    frame = peer.predict_frame(cohort.head(10))
+    assert frame["death"].shape == (10,)
+
+
+def test_quality_metrics_by_hand():
+    """AUROC, calibration slope, log loss and MAE to the true risk of a toy test set."""
+    test = pd.DataFrame({"death": pd.array([True, False, True, False], dtype="boolean"),
+                         "true_risk_death": [0.9, 0.2, 0.6, 0.3]})
+    p = np.array([0.8, 0.1, 0.6, 0.4])
+    q = bench_peer.quality({"death": p}, test)["death"]
+    assert q["auroc"] == 1.0
+    want = -np.mean(np.log([0.8, 0.9, 0.6, 0.6]))
+    assert q["log_loss"] == round(want, 5)
+    assert q["mae_true_risk"] == round(np.mean([0.1, 0.1, 0.0, 0.1]), 5)
+
+
+@pytest.mark.filterwarnings("ignore::covid_risk.exceptions.DataQualityWarning")
+def test_single_patient_and_batch_paths_run(small_model, tmp_path):
+    """The latency and batch code runs on a handful of patients and rows."""
+    args = argparse.Namespace(patients=6, normal_patients=1, repeats=1)
+    out = bench_latency.single_patient(small_model, args)
+    assert out["patients"] == 6
+    for key in ("ours_without_explanation", "ours_with_top5_factors",
+                "raw_limit_booster_predict", "c_floor_single_row_fast_predictor",
+                "normal_path_with_top5_factors"):
+        assert out[key]["calls"] >= 1 and out[key]["median_ms"] > 0
+    assert set(out["ratios"]) >= {"without_explanation_over_raw_limit"}
+    path = tmp_path / "m.crmodel"
+    small_model.save(path, hmac_key=b"")
+    for what in ("ours", "raw", "ours_shap", "raw_shap"):
+        r = bench_latency.batch_child(str(path), rows=150, what=what, repeats=1)
+        assert r["rows"] <= 150 and r["rows_per_second"] > 0
+
+
+def test_training_growth_and_markdown():
+    """The growth exponent of time ~ n^b and the training table from fabricated runs."""
+    run = {"seconds": 10.0, "cpu_seconds": 9.0, "peak_increase_mb": 50.0,
+           "generate_seconds": 0.5}
+    sizes = {
+        "10000": {"ours": bench_training._summary([run]), "trees": {"death": 100}},
+        "100000": {"ours": bench_training._summary([{**run, "seconds": 100.0}]),
+                   "trees": {"death": 300}},
+    }
+    assert bench_training.growth(sizes) == {"10000->100000": 1.0}
+    md = bench_training.markdown({"sizes": sizes, "growth_exponent": {"10000->100000": 1.0}})
+    assert "| 100,000 | 100.0 | 50 | 300 | not run" in md
+
+
+def test_targets_and_results_markdown(tmp_path):
+    """RESULTS.md lists each target with the figure measured and whether it is met."""
+    _common.write_json("bench_latency", {"single_patient": {
+        "ours_without_explanation": {"median_ms": 0.2, "p99_ms": 3.0},
+        "ours_with_top5_factors": {"median_ms": 1.5}},
+        "batch": {"ours_share_of_raw_limit_throughput": 0.9}, "markdown": "## latency\n"},
+        tmp_path)
+    _common.write_json("bench_training", {"sizes": {"100000": {
+        "ours": {"median_seconds": 40.0}, "ours_over_peer": 0.8}}}, tmp_path)
+    _common.write_json("bench_peer", {"latency": {
+        "without_explanation": {"peer_over_ours_median": 40.0},
+        "with_top5_factors": {"peer_over_ours_median": 8.0}},
+        "quality": {"ours_at_least_as_accurate": {
+            "death": {"auroc": True, "log_loss": True},
+            "vte": {"auroc": False, "log_loss": True}}}}, tmp_path)
+    rows = {t["target"]: t for t in run_all.targets(tmp_path)}
+    assert rows["predict_risk(one dict), no explanation: median"]["met"] is True
+    assert rows["predict_risk(one dict), no explanation: p99"]["met"] is False
+    assert rows["faster than the hand-rolled peer, one dict, with factors"]["met"] is False
+    assert rows["training, 100,000 admitted patients, all outcomes, calibrated"]["measured"] == 40
+    quality = rows["at least as accurate as the peer (AUROC and log loss, every outcome)"]
+    assert quality["met"] is False and quality["measured"] == "not for vte"
+    info = {"machine": _common.machine(), "quick": True, "started": "2026-01-01 00:00",
+            "steps": {"latency": {"seconds": 1.0, "status": "ok"}}}
+    md = run_all.results_markdown(tmp_path, info)
+    assert md.startswith("# covid_risk benchmark results")
+    assert "| predict_risk(one dict), no explanation: p99 | 3.0 ms | < 2 ms | **no** |" in md
+    assert "## latency" in md and "Smoke run" in md
+    assert json.loads((tmp_path / "bench_peer.json").read_text())["latency"]
+
+
+def test_run_all_finds_the_steps():
+    """run_all calls each benchmark's main; steps whose module is missing are skipped."""
+    assert run_all._entry("latency") is bench_latency.main
+    assert run_all._entry("training") is bench_training.main
+    for step in run_all.STEPS:
+        entry = run_all._entry(step)
+        assert entry is None or callable(entry)
