@@ -544,13 +544,28 @@ def rechunk(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending)
 
 
+@contextlib.contextmanager
+def readable(src: Path, fmt: str) -> Iterator[None]:
+    """Turn pyarrow's errors on a malformed source into a ValidationError naming the file."""
+    try:
+        yield
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        reason = re.sub(r"(got \d+):.*", r"\1", str(exc).strip(), flags=re.S)  # no row echo
+        raise ValidationError(Problem("<input>", (
+            f"Could not read {str(src)!r} as {fmt.upper()}: {reason}. Check that it is a "
+            "complete, well-formed file (for CSV: UTF-8 text with the same number of fields "
+            "on every line; for a folder: the same columns in every Parquet file).")
+        )) from None
+
+
 def iter_chunks(src: Path, fmt: str, read: Sequence[str], chunk_rows: int) -> Iterator[pa.Table]:
     """Yield the source's ``read`` columns as tables of ``chunk_rows`` rows, in file order."""
-    if fmt == "csv":
-        batches = _iter_csv(src, read)
-    else:
-        batches = _iter_parquet(src, read, min(chunk_rows, 65_536))
-    yield from rechunk(batches, chunk_rows)
+    with readable(src, fmt):
+        if fmt == "csv":
+            batches = _iter_csv(src, read)
+        else:
+            batches = _iter_parquet(src, read, min(chunk_rows, 65_536))
+        yield from rechunk(batches, chunk_rows)
 
 
 # --------------------------------------------------------------------------------------
@@ -588,6 +603,8 @@ def _decode_dictionaries(table: pa.Table) -> pa.Table:
 
 def _pandas_type(t: pa.DataType) -> Any:
     """Nullable pandas dtypes for integers and booleans, whether or not a chunk has gaps."""
+    if pa.types.is_uint64(t):
+        return pd.UInt64Dtype()  # hashed ids and the like reach beyond int64
     if pa.types.is_integer(t):
         return pd.Int64Dtype()
     if pa.types.is_boolean(t):
@@ -1098,7 +1115,8 @@ def _score_local(
     options = resolve_options(
         resolved, setting=setting, outcomes=outcomes, chunk_rows=chunk_rows, explain=explain,
         top=top, id_column=id_column, units=units, columns=columns)
-    names, n_rows, types = source_names(src, fmt_in)
+    with readable(src, fmt_in):
+        names, n_rows, types = source_names(src, fmt_in)
     plan = plan_columns(names, options)
     _unknown_columns_warning(plan, stacklevel=3)
     id_type = types.get(id_column) if id_column is not None else None
