@@ -169,10 +169,16 @@ def good_patients(draw: Callable, setting: str = "admission") -> dict[str, Any]:
 def frames(draw: Callable) -> pd.DataFrame:
     """DataFrames: empty, no columns, duplicated columns, junk names, odd cells and dtypes."""
     n = draw(st.integers(0, 4))
-    kind = draw(st.sampled_from(["good", "objects", "floats"]))
-    if kind == "good":
+    kind = draw(st.sampled_from(["good", "dirty", "objects", "floats"]))
+    if kind in ("good", "dirty"):
         df = pd.DataFrame([draw(good_patients()) for _ in range(n)])
-        if len(df.columns) and draw(st.booleans()):
+        if kind == "dirty" and n:
+            # a few cells of otherwise valid rows get wild values: row-level problems
+            df = df.astype(object)
+            for _ in range(draw(st.integers(1, 3))):
+                name = draw(st.sampled_from(list(df.columns)))
+                df.at[draw(st.integers(0, n - 1)), name] = draw(field_value(name))
+        elif len(df.columns) and draw(st.booleans()):
             twice = draw(st.sampled_from(list(df.columns)))
             df = pd.concat([df, df[[twice]]], axis=1)  # the same column twice
         return df

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from covid_risk.api import RiskPrediction, predict_risk, risk_band
@@ -69,6 +69,7 @@ def test_any_patient_dict_gives_a_valid_prediction_or_a_clear_error(models, pati
     """Wild dicts in either setting: coherent probabilities in [0, 1] or a ValidationError."""
     model = models[setting]
     result, error = _predict(patient, setting=setting, model=model, explain=explain)
+    event("refused" if error is not None else "predicted")
     if error is not None:
         check_validation_error(error, {key_text(k) for k in patient})
     else:
@@ -96,6 +97,7 @@ def test_any_valid_patient_is_predicted_the_same_as_a_one_row_frame(models, data
 def test_any_frame_gives_valid_rows_or_a_clear_error(admission_model, frame):
     """Empty, duplicated-column and junk frames: one valid row per patient or a ValidationError."""
     out, error = _predict(frame, model=admission_model)
+    event("refused" if error is not None else "predicted")
     if error is not None:
         check_validation_error(error, {key_text(c) for c in frame.columns})
         return

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
 from covid_risk.api import predict_risk, risk_band
@@ -121,6 +121,8 @@ def test_any_table_gives_a_consistent_result_or_a_clear_error(admission_model, t
     src, dst = folder / f"in{src_ext}", folder / f"out{dst_ext}"
     assume(_write(frame, src))
     report, error = _score(src, dst, admission_model, chunk_rows=chunk_rows)
+    event("refused" if error is not None else "scored, some rows rejected"
+          if report.rows_rejected else "scored")
     if error is not None:
         check_validation_error(error, {key_text(c) for c in frame.columns} | _names(src))
     _check_outcome(report, error, src, dst, admission_model)

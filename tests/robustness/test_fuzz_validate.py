@@ -6,7 +6,7 @@ import math
 import warnings
 
 import pandas as pd
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from covid_risk.exceptions import DataQualityWarning, ValidationError
@@ -55,6 +55,7 @@ def _given_keys(records) -> set[str]:
 def test_any_patient_dict_gives_a_canonical_row_or_a_clear_error(patient):
     """Wild dicts (odd types, NaN/inf, huge ints, unicode, junk keys): frame or ValidationError."""
     result, error, _ = _validate(patient)
+    event("refused" if error is not None else "accepted")
     if error is not None:
         check_validation_error(error, _given_keys(patient))
     else:
@@ -66,6 +67,7 @@ def test_any_patient_dict_gives_a_canonical_row_or_a_clear_error(patient):
 def test_any_frame_gives_a_canonical_frame_or_a_clear_error(frame):
     """Empty frames, no columns, duplicated or junk columns, odd cells: frame or ValidationError."""
     result, error, _ = _validate(frame)
+    event("refused" if error is not None else "accepted")
     if error is not None:
         check_validation_error(error, _given_keys(frame))
         if len(frame) == 0 or frame.shape[1] == 0:
