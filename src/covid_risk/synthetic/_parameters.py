@@ -53,7 +53,7 @@ def published_targets() -> dict[str, Any]:
 AGE_KNOTS: tuple[float, ...] = (18, 30, 40, 50, 60, 70, 80, 90, 100)
 """Ages (years) at which the density of infected adults is given."""
 
-AGE_DENSITY: tuple[float, ...] = (1.75, 1.85, 1.75, 1.75, 1.45, 1.25, 1.05, 0.45, 0.04)
+AGE_DENSITY: tuple[float, ...] = (2.85, 2.517, 2.114, 1.93, 1.502, 1.25, 1.043, 0.456, 0.043)
 """Relative number of infected adults per single year of age at ``AGE_KNOTS``.
 
 Source: the adult age structure of England and Wales (ONS mid-2019 estimates,
@@ -426,7 +426,7 @@ ADMISSION_AGE_REF = 70.0
 
 SEVERITY = LinearPredictor(
     intercept=0.0,
-    coef={"age10": -0.07, "male": 0.10, "bmi_obese": 0.10, "diabetes": 0.05, "vacc": -0.30,
+    coef={"age10": -0.093, "male": 0.10, "bmi_obese": 0.10, "diabetes": 0.05, "vacc": -0.30,
           "care_home": -0.10},
     link="identity",
     source="Assumption: men and obese patients present with more severe pneumonitis "
@@ -457,11 +457,11 @@ def _lat(name, transform, intercept, coef, l_s=0.0, l_t=0.0, l_r=0.0, sigma=0.0,
 
 
 LATENTS: tuple[Latent, ...] = (
-    _lat("respiratory_rate", "exp_plus_10", 2.454, {"age10": 0.02, "chronic_pulmonary": 0.10,
-         "bmi5": 0.03}, l_s=0.25, l_t=0.10, sigma=0.38,
+    _lat("respiratory_rate", "exp_plus_10", 2.455, {"age10": 0.02, "chronic_pulmonary": 0.10,
+         "bmi5": 0.03}, l_s=0.253, l_t=0.10, sigma=0.38,
          source="log(RR - 10); median 22/min; tuned to the 4C RR bands via the 4C histogram"),
-    _lat("spo2", "spo2", 2.037, {"age10": 0.05, "chronic_pulmonary": 0.45,
-         "chronic_cardiac": 0.10, "bmi5": 0.08}, l_s=0.38, sigma=0.50,
+    _lat("spo2", "spo2", 2.099, {"age10": 0.05, "chronic_pulmonary": 0.45,
+         "chronic_cardiac": 0.10, "bmi5": 0.08}, l_s=0.384, sigma=0.50,
          source="log room-air SpO2 deficit; median 94.5%; COPD lowers SpO2"),
     _lat("heart_rate", "exp", LN(92.0), {"age10": -0.02}, l_s=0.05, l_t=0.08, sigma=0.15,
          source="log heart rate; median 92/min (assumption)"),
@@ -471,13 +471,13 @@ LATENTS: tuple[Latent, ...] = (
          source="logit-scale share of SBP: DBP = SBP x (0.42 + 0.28 expit(z)) (assumption)"),
     _lat("temperature", "identity", 37.5, {"age10": -0.10}, l_s=0.35, sigma=0.65,
          source="degrees C; about 30% febrile at triage (Richardson)"),
-    _lat("urea", "exp", 1.80, {"age10": 0.10, "chronic_kidney": 0.70, "chronic_cardiac": 0.12,
+    _lat("urea", "exp", 1.847, {"age10": 0.10, "chronic_kidney": 0.70, "chronic_cardiac": 0.12,
          "diabetes": 0.08, "male": 0.08}, l_s=0.08, l_t=0.22, l_r=0.25, sigma=0.38,
          source="log urea; median about 7 mmol/L; CKD raises it; tuned to the 4C urea bands"),
     _lat("creatinine", "exp", LN(86.0), {"age10": 0.06, "chronic_kidney": 0.95, "male": 0.20,
          "diabetes": 0.05, "chronic_cardiac": 0.08}, l_t=0.18, l_r=0.30, sigma=0.25,
          source="log creatinine; median 86 umol/L; CKD raises it (assumption)"),
-    _lat("crp", "exp", 4.327, {"age10": 0.03, "bmi5": 0.05}, l_s=0.56, sigma=0.70,
+    _lat("crp", "exp", 4.34, {"age10": 0.03, "bmi5": 0.05}, l_s=0.566, sigma=0.70,
          source="log CRP; Danish cohort medians 60-80 mg/L (clinical-figures 6b)"),
     _lat("lymphocytes", "exp", LN(0.92), {"age10": -0.06, "hiv": -0.40,
          "immunosuppression": -0.20, "organ_transplant": -0.30}, l_s=-0.22, sigma=0.45,
@@ -501,7 +501,7 @@ LATENTS: tuple[Latent, ...] = (
 """Admission vital signs and labs driven by the latents (see :class:`Latent`)."""
 
 GCS = LinearPredictor(
-    intercept=-1.24, coef={"age10": 0.20, "dementia": 1.10, "care_home": 0.50,
+    intercept=-1.305, coef={"age10": 0.151, "dementia": 1.10, "care_home": 0.50,
                            "chronic_neuro": 0.35},
     link="probit",
     source="Assumption tuned to the 4C histogram (GCS <15 in about 17% of admissions, mostly "
@@ -539,19 +539,18 @@ FiO2 0.40 halves the deficit)."""
 # ============================================================================ in-hospital outcomes
 
 DEATH = LinearPredictor(
-    intercept=-1.073,
+    intercept=-1.024,
     age_knots=(18, 40, 50, 60, 70, 80, 90, 100),
-    age_values=(-1.091, -0.791, -0.559, -0.268, -0.03, 0.179, 0.368, 0.497),
-    coef={"male": 0.141, "chronic_cardiac": 0.056, "chronic_pulmonary": 0.056,
-          "chronic_kidney": 0.07, "liver_disease": 0.139, "dementia": 0.125,
-          "chronic_neuro": 0.056, "connective_tissue": 0.028, "diabetes": 0.042, "hiv": 0.07,
-          "malignancy": 0.111, "obese_death": 0.035, "immunosuppression": 0.104,
-          "organ_transplant": 0.139, "haematological_cancer": 0.174, "care_home": 0.125,
-          "vacc": -0.25,
-          "z_respiratory_rate": 0.159, "z_spo2": 0.173, "z_urea": 0.207, "z_crp": 0.12,
-          "z_lymphocytes": -0.247, "z_ldh": 0.148, "z_albumin": -0.02, "z_troponin": 0.059,
-          "z_d_dimer": 0.04, "z_neutrophils": 0.148, "z_systolic_bp": -0.593,
-          "z_heart_rate": 0.396},
+    age_values=(-1.438, -0.882, -0.56, -0.195, -0.022, 0.13, 0.267, 0.361),
+    coef={"male": 0.177, "chronic_cardiac": 0.045, "chronic_pulmonary": 0.045,
+          "chronic_kidney": 0.056, "liver_disease": 0.111, "dementia": 0.1,
+          "chronic_neuro": 0.045, "connective_tissue": 0.022, "diabetes": 0.034, "hiv": 0.056,
+          "malignancy": 0.089, "obese_death": 0.028, "immunosuppression": 0.083,
+          "organ_transplant": 0.111, "haematological_cancer": 0.139, "care_home": 0.1,
+          "vacc": -0.25, "z_respiratory_rate": 0.194, "z_spo2": 0.212, "z_urea": 0.253,
+          "z_crp": 0.147, "z_lymphocytes": -0.217, "z_ldh": 0.13, "z_albumin": -0.018,
+          "z_troponin": 0.052, "z_d_dimer": 0.035, "z_neutrophils": 0.13,
+          "z_systolic_bp": -0.521, "z_heart_rate": 0.348},
     link="probit",
     source="Tuned offline (Nelder-Mead on a fixed simulated cohort, with a penalty keeping "
            "every group of effects near its clinically expected size) so that the 4C score "
@@ -564,7 +563,7 @@ DEATH = LinearPredictor(
 """In-hospital death (probit). ``z_*`` are the centred latents (log scale for log-normal
 measurements, so e.g. ``z_urea`` is log(urea / 6.05)); GCS adds ``DEATH_GCS``."""
 
-DEATH_GCS: dict[tuple[int, int], float] = {(13, 14): 0.21, (9, 12): 0.35, (3, 8): 0.60}
+DEATH_GCS: dict[tuple[int, int], float] = {(13, 14): 0.226, (9, 12): 0.366, (3, 8): 0.616}
 """Probit added to in-hospital death by GCS band (mild, moderate, severe impairment);
 0 for GCS 15 (4C: +2 points for GCS < 15). Tuned with ``DEATH``: about 0.20 for any
 impairment plus 0.05 per point below 14, averaged within each band."""
@@ -581,7 +580,7 @@ ICU_ELIGIBLE = LinearPredictor(
 )
 
 CRITICAL = LinearPredictor(
-    intercept=-1.171,
+    intercept=-1.222,
     coef={"z_spo2": 0.60, "z_respiratory_rate": 0.50, "z_crp": 0.20, "bmi5": 0.10, "male": 0.10,
           "infiltrates": 0.30, "z_lymphocytes": -0.15},
     link="probit",
@@ -592,7 +591,7 @@ CRITICAL_IF_DIES = 0.60
 """Probit added to the need for critical care when the patient dies (assumption)."""
 
 IMV_GIVEN_ICU = LinearPredictor(
-    intercept=0.242, coef={"z_spo2": 0.30, "bmi5": 0.10},
+    intercept=0.232, coef={"z_spo2": 0.30, "bmi5": 0.10},
     link="probit",
     source="Tuned to 58-88% of ICU patients ventilated (Dongelmans 79% wave 1, Grasselli 88%).",
 )
@@ -600,7 +599,7 @@ IMV_IF_DIES = 0.50
 """Probit added to invasive ventilation in ICU when the patient dies (assumption)."""
 
 WARD_SUPPORT = LinearPredictor(
-    intercept=-1.916, coef={"z_spo2": 0.55, "z_respiratory_rate": 0.35, "infiltrates": 0.25,
+    intercept=-1.796, coef={"z_spo2": 0.55, "z_respiratory_rate": 0.35, "infiltrates": 0.25,
                            "age10": 0.0},
     link="probit",
     source="Tuned so that deterioration (any ventilatory support, ICU or death) is about 43% "
@@ -608,7 +607,7 @@ WARD_SUPPORT = LinearPredictor(
 )
 
 AKI = LinearPredictor(
-    intercept=-1.433, coef={"z_creatinine": 0.60, "z_urea": 0.30, "chronic_kidney": 0.25,
+    intercept=-1.409, coef={"z_creatinine": 0.60, "z_urea": 0.30, "chronic_kidney": 0.25,
                            "diabetes": 0.10, "hypertension": 0.10, "age10": 0.05, "male": 0.10,
                            "chronic_cardiac": 0.10},
     link="probit",
@@ -618,7 +617,7 @@ AKI = LinearPredictor(
 AKI_IF_IMV = 2.0
 
 VTE = LinearPredictor(
-    intercept=-1.546, coef={"z_d_dimer": 0.30, "malignancy": 0.30, "bmi5": 0.06, "male": 0.05},
+    intercept=-1.54, coef={"z_d_dimer": 0.30, "malignancy": 0.30, "bmi5": 0.06, "male": 0.05},
     link="probit",
     source="Tuned to 7.9% outside and 22.7% in ICU (Nopp meta-analysis).",
 )
