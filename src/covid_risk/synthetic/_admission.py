@@ -67,11 +67,13 @@ def loading_matrix() -> np.ndarray:
 
 def true_value(name: str, z: np.ndarray) -> np.ndarray:
     """Map a latent ``z`` to the measurement's true value on its schema scale."""
-    transform = P.LATENTS[LATENT_NAMES.index(name)].transform
-    if transform == "exp":
-        return np.exp(z)
-    if transform == "exp_plus_10":
-        return 10.0 + np.exp(z)
+    lat = P.LATENTS[LATENT_NAMES.index(name)]
+    transform = lat.transform
+    if transform in ("exp", "exp_plus_10"):
+        e = np.exp(z)
+        if lat.cap is not None:
+            e = e / np.cbrt(1.0 + (e / lat.cap) ** 3)
+        return e + (10.0 if transform == "exp_plus_10" else 0.0)
     if transform == "spo2":
         return 100.0 - _SPO2_CEILING * -np.expm1(-np.exp(z) / _SPO2_CEILING)
     return z.copy()

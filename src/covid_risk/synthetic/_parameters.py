@@ -448,17 +448,18 @@ SEVERITY_CORRELATION = 0.45
 """Correlation of ``S`` and ``T`` given the community record (assumption)."""
 
 
-def _lat(name, transform, intercept, coef, l_s=0.0, l_t=0.0, l_r=0.0, sigma=0.0, source=""):
+def _lat(name, transform, intercept, coef, l_s=0.0, l_t=0.0, l_r=0.0, sigma=0.0, cap=None,
+         source=""):
     return Latent(
         name=name, transform=transform,
         mean=LinearPredictor(intercept=intercept, coef=coef, link="identity", source=source),
-        l_s=l_s, l_t=l_t, l_r=l_r, sigma=sigma,
+        l_s=l_s, l_t=l_t, l_r=l_r, sigma=sigma, cap=cap,
     )
 
 
 LATENTS: tuple[Latent, ...] = (
     _lat("respiratory_rate", "exp_plus_10", 2.455, {"age10": 0.02, "chronic_pulmonary": 0.10,
-         "bmi5": 0.03}, l_s=0.253, l_t=0.10, sigma=0.38,
+         "bmi5": 0.03}, l_s=0.253, l_t=0.10, sigma=0.38, cap=45.0,
          source="log(RR - 10); median 22/min; tuned to the 4C RR bands via the 4C histogram"),
     _lat("spo2", "spo2", 2.099, {"age10": 0.05, "chronic_pulmonary": 0.45,
          "chronic_cardiac": 0.10, "bmi5": 0.08}, l_s=0.384, sigma=0.50,
@@ -477,7 +478,7 @@ LATENTS: tuple[Latent, ...] = (
     _lat("creatinine", "exp", LN(86.0), {"age10": 0.06, "chronic_kidney": 0.95, "male": 0.20,
          "diabetes": 0.05, "chronic_cardiac": 0.08}, l_t=0.18, l_r=0.30, sigma=0.25,
          source="log creatinine; median 86 umol/L; CKD raises it (assumption)"),
-    _lat("crp", "exp", 4.34, {"age10": 0.03, "bmi5": 0.05}, l_s=0.566, sigma=0.70,
+    _lat("crp", "exp", 4.34, {"age10": 0.03, "bmi5": 0.05}, l_s=0.566, sigma=0.70, cap=450.0,
          source="log CRP; Danish cohort medians 60-80 mg/L (clinical-figures 6b)"),
     _lat("lymphocytes", "exp", LN(0.92), {"age10": -0.06, "hiv": -0.40,
          "immunosuppression": -0.20, "organ_transplant": -0.30}, l_s=-0.22, sigma=0.45,
@@ -511,8 +512,9 @@ GCS = LinearPredictor(
 death risk exactly computable."""
 
 GCS_LEVEL_PROBS: tuple[float, ...] = (0.40, 0.18, 0.10, 0.07, 0.05, 0.04, 0.03, 0.03, 0.03,
-                                     0.02, 0.02, 0.02, 0.01)
-"""P(GCS = 14, 13, ..., 3 | GCS < 15) (assumption: most impaired patients score 13-14)."""
+                                     0.02, 0.02, 0.03)
+"""P(GCS = 14, 13, ..., 3 | GCS < 15), twelve levels (assumption: most impaired patients
+score 13-14)."""
 
 NOSOCOMIAL = LinearPredictor(
     intercept=-2.55, coef={"age10": 0.20, "care_home": 0.30, "dementia": 0.40,

@@ -98,6 +98,10 @@ class Latent:
         Loadings on the shared latents.
     sigma : float
         Standard deviation of the measurement's own biological variation.
+    cap : float, optional
+        Soft upper limit for ``"exp"`` and ``"exp_plus_10"``: ``e = exp(z)`` becomes
+        ``e / (1 + (e/cap)**3)**(1/3)``, equal to ``e`` well below ``cap`` and never
+        above it (a physiological ceiling; still one-to-one, so ``z`` is recoverable).
     """
 
     name: str
@@ -107,3 +111,4 @@ class Latent:
     l_t: float = 0.0
     l_r: float = 0.0
     sigma: float = 0.0
+    cap: float | None = None
