@@ -357,14 +357,14 @@ def test_explanations_split_over_two_threads_match_one_thread(admission_model, m
     monkeypatch.setattr(fastpath, "PARALLEL_MIN_TREES", 0)
     monkeypatch.setattr(fastpath, "_idle_core", lambda: True)
     fp._groups.clear()
-    here, there = fp._split(fp.outcomes)
+    here, there = fp._split(fp.outcomes, fp._needed_for(fp.outcomes))
     assert there and sorted(here + there) == sorted(fp.outcomes)  # really split, nothing lost
     calls = []
     original = fp._contrib_many
     monkeypatch.setattr(fp, "_contrib_many", lambda *a: calls.append(a[0]) or original(*a))
     shared = [fp.predict_one(p, explain=True) for p in patients]
     fp._groups.clear()
-    assert len(calls) == len(patients) and calls[0] == there  # the helper did its share
+    assert len(calls) == len(patients) and set(calls[0]) == set(there)  # helper's share
     assert shared == alone
 
 
@@ -410,6 +410,17 @@ def test_self_check_disables_a_wrong_recipe(admission_model, monkeypatch):
     assert "nlr" in fp.disabled_reason
     assert fp.predict_one({"age": 50, "sex": "male"}) is None
     assert "off" in repr(fp)
+
+
+def test_sigmoid_calibrators_are_applied_together(admission_model, community_model):
+    """All-sigmoid models calibrate every outcome in one array; isotonic ones one by one."""
+    assert fast_predictor(community_model)._stack_sigmoid is True
+    assert fast_predictor(admission_model)._stack_sigmoid is False
+    fp = FastPredictor(community_model)
+    patients = [p for p in random_patients(200, "community", seed=8) if parse_patient(p)]
+    together = [fp.predict_one(p) for p in patients]
+    fp._stack_sigmoid = False
+    assert [fp.predict_one(p) for p in patients] == together
 
 
 def test_repr_and_row_order(admission_model):

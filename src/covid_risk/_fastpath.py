@@ -432,6 +432,9 @@ explaining) the caller does it all itself, so concurrent callers never queue
 behind each other.
 """
 
+_RAW_SHARE = 0.1
+"""Cost of a raw score and its calibration relative to a TreeSHAP row (measured 0.05-0.15)."""
+
 PARALLEL_MIN_TREES: int = 300
 """Fewest trees (over the outcomes explained) for the helper thread to be worth waking."""
 
@@ -463,6 +466,18 @@ def _pool() -> Any:
 
                 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="covid_risk_shap")
     return _POOL
+
+
+_LOGISTIC = None  # SigmoidCalibrator(0, 1): exactly the calibrators' logistic function
+
+
+def _logistic() -> Any:
+    global _LOGISTIC
+    if _LOGISTIC is None:
+        from covid_risk.models import SigmoidCalibrator
+
+        _LOGISTIC = SigmoidCalibrator(intercept=0.0, slope=1.0)
+    return _LOGISTIC
 
 
 # ------------------------------------------------------------------------------ results
@@ -599,6 +614,11 @@ class FastPredictor:
                     f"the {o} booster has {b.num_feature()} features, the matrix {ncol}"
                 )
         self._template = [_NAN] * ncol
+        from covid_risk.models import SigmoidCalibrator
+
+        self._stack_sigmoid = all(type(c) is SigmoidCalibrator
+                                  for c in self._calibrators.values())
+        self._sigmoid_params: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._state_lock = threading.Lock()
         self._local: _ThreadState | None = None
         if not self.disabled_reason:
@@ -698,88 +718,136 @@ class FastPredictor:
         pointer = X.ctypes.data
         state = self._state()
         index = self._index
-        raw = {o: np.array([self._raw(state, index[o], pointer)]) for o in needed}
-        calibrated = {
-            o: np.asarray(self._calibrators[o].transform(raw[o]), dtype="float64").reshape(-1)
-            for o in needed
-        }
+        # With an idle core, a helper thread starts on its share of the TreeSHAP rows now,
+        # while this thread computes the probabilities and then its own share.
+        mine, helper = self._start_helper(wanted, needed, X) if explain else (wanted, None)
+        calibrated = self._calibrate(state, needed, pointer)
         final = {o: np.asarray(v, dtype="float64") for o, v in apply_coherence(calibrated).items()}
         if not explain:
             return FastResult(values, tuple(FastOutcome(o, float(final[o][0])) for o in wanted))
-        contribs = self._contribs(state, wanted, X)
-        return FastResult(values, tuple(
-            self._explain(o, contribs[o], X, calibrated, final, int(top)) for o in wanted
-        ))
+        contribs = {o: self._contrib(state, index[o], pointer) for o in mine}
+        if helper is not None:
+            contribs.update(helper.result())
+        return FastResult(values, self._explain(wanted, contribs, X, calibrated, final, int(top)))
 
-    def _contribs(
-        self, state: _ThreadState, wanted: tuple[str, ...], X: np.ndarray
+    def _calibrate(
+        self, state: _ThreadState, needed: tuple[str, ...], pointer: int
     ) -> dict[str, np.ndarray]:
-        """TreeSHAP rows of the outcomes, split over two threads when it pays off."""
+        """Raw scores through the calibrators: ``{outcome: (1,) probability}``.
+
+        When every calibrator is a :class:`~covid_risk.models.SigmoidCalibrator`,
+        ``intercept + slope * raw`` and the logistic function are applied to all
+        outcomes in one array: the same element-wise operations as each calibrator's
+        ``transform`` of a one-element array (the self-check compares the results with
+        ``predict_proba`` and switches this off if they differ).
+        """
         index = self._index
-        pointer = X.ctypes.data
-        groups = self._groups.get(wanted)
+        raws = [self._raw(state, index[o], pointer) for o in needed]
+        if self._stack_sigmoid:
+            params = self._sigmoid_params.get(needed)
+            if params is None:
+                params = self._sigmoid_params[needed] = (
+                    np.array([self._calibrators[o].intercept for o in needed]),
+                    np.array([self._calibrators[o].slope for o in needed]),
+                )
+            p = _logistic().transform(params[0] + params[1] * np.array(raws))
+            return {o: p[i:i + 1] for i, o in enumerate(needed)}
+        return {
+            o: np.asarray(self._calibrators[o].transform(np.array([r])), dtype="float64")
+            .reshape(-1) for o, r in zip(needed, raws, strict=True)
+        }
+
+    def _start_helper(
+        self, wanted: tuple[str, ...], needed: tuple[str, ...], X: np.ndarray
+    ) -> tuple[tuple[str, ...], Any]:
+        """Hand the helper thread its outcomes; return this thread's outcomes and the future."""
+        key = (wanted, needed)
+        groups = self._groups.get(key)
         if groups is None:
-            groups = self._groups[wanted] = self._split(wanted)
+            groups = self._groups[key] = self._split(wanted, needed)
         if not groups[1] or not _idle_core() or not _POOL_LOCK.acquire(blocking=False):
-            return {o: self._contrib(state, index[o], pointer) for o in wanted}
-        try:  # the other core walks the trees of the second group (ctypes drops the GIL)
+            return wanted, None
+        try:  # ctypes drops the GIL, so the other core walks the trees meanwhile
             future = _pool().submit(self._contrib_many, groups[1], X)
-            out = {o: self._contrib(state, index[o], pointer) for o in groups[0]}
-            out.update(future.result())
-        finally:
+        except BaseException:  # pragma: no cover - pool shut down at interpreter exit
             _POOL_LOCK.release()
-        return out
+            return wanted, None
+        future.add_done_callback(lambda _f: _POOL_LOCK.release())
+        return groups[0], future
 
     def _contrib_many(self, outcomes: tuple[str, ...], X: np.ndarray) -> dict[str, np.ndarray]:
         state = self._state()  # this thread's own handles
         pointer = X.ctypes.data
         return {o: self._contrib(state, self._index[o], pointer) for o in outcomes}
 
-    def _split(self, wanted: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Share the outcomes between two threads by number of trees (nothing to share if small)."""
+    def _split(
+        self, wanted: tuple[str, ...], needed: tuple[str, ...] = ()
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Share the outcomes between this thread and the helper by number of trees.
+
+        This thread also computes the raw scores, calibration and coherence of the
+        ``needed`` outcomes meanwhile, counted as :data:`_RAW_SHARE` of their trees.
+        Nothing is shared when there are few trees or the helper is switched off.
+        """
         trees = {o: self._trees[o] for o in wanted}
         if EXPLAIN_THREADS < 2 or len(wanted) < 2 or sum(trees.values()) < PARALLEL_MIN_TREES:
             return wanted, ()
         here: list[str] = []
         there: list[str] = []
-        load = [0, 0]
+        load = [_RAW_SHARE * sum(self._trees[o] for o in needed), 0.0]
         for o in sorted(wanted, key=lambda o: -trees[o]):
             k = 0 if load[0] <= load[1] else 1
             (here if k == 0 else there).append(o)
             load[k] += trees[o]
-        return tuple(here), tuple(there)
+        if not here:  # this thread keeps at least one outcome
+            here.append(there.pop())
+        return tuple(o for o in wanted if o in here), tuple(o for o in wanted if o in there)
 
     def _explain(
-        self, outcome: str, contrib: np.ndarray, X: np.ndarray,
+        self, wanted: tuple[str, ...], contribs: dict[str, np.ndarray], X: np.ndarray,
         calibrated: dict[str, np.ndarray], final: dict[str, np.ndarray], top: int,
-    ) -> FastOutcome:
+    ) -> tuple[FastOutcome, ...]:
+        """Explain every outcome, one row per outcome in each numpy call.
+
+        Row ``i`` goes through exactly the element-wise operations (and per-row sums)
+        that :func:`~covid_risk.explanation.explain` applies to a one-patient matrix, so
+        the results are the same bits.
+        """
         from covid_risk.explanation import probability_view
 
         p = X.shape[0]
-        phi = contrib[:p].reshape(1, p)
-        base = float(contrib[p])
-        baseline = self._baseline(outcome, base)
-        probability = final[outcome].copy()
-        contributions, _fallback = probability_view(phi, probability - baseline)
-        # RiskExplanation.factors, for row 0
-        pp = 100.0 * contributions[0]
-        ph = phi[0]
-        order = np.lexsort((-ph, -pp))
-        up = order[pp[order] > 0][:top].tolist()
-        order = np.lexsort((ph, pp))
-        down = order[pp[order] < 0][:top].tolist()
+        C = np.stack([contribs[o] for o in wanted])  # (k, p + 1): TreeSHAP, base value
+        phi = C[:, :p]
+        bases = [float(b) for b in C[:, p]]
+        baselines = [self._baseline(o, b) for o, b in zip(wanted, bases, strict=True)]
+        probability = np.array([final[o][0] for o in wanted])
+        contributions, _fallback = probability_view(phi, probability - np.array(baselines))
+        # RiskExplanation.factors, row by row
+        pp = 100.0 * contributions
+        order_up = np.lexsort((-phi, -pp))
+        order_down = np.lexsort((phi, pp))
         names = self.feature_names
         units = self._units
+        out = []
+        for i, o in enumerate(wanted):
+            ppi = pp[i]
+            order = order_up[i]
+            up = order[ppi[order] > 0][:top].tolist()
+            order = order_down[i]
+            down = order[ppi[order] < 0][:top].tolist()
+            points = ppi.tolist()
 
-        def factor(j: int) -> tuple[str, str, str, str, float]:
-            text, value = _texts(names[j], X[j])
-            return (names[j], text, value, units[j], float(pp[j]))
+            def factor(j: int, points: list[float] = points) -> tuple[str, str, str, str, float]:
+                text, value = _texts(names[j], X[j])
+                return (names[j], text, value, units[j], points[j])
 
-        note = self._note(outcome, X, ph, base, baseline, contributions, calibrated, final)
-        return FastOutcome(
-            outcome, float(probability[0]), baseline,
-            tuple(factor(j) for j in up), tuple(factor(j) for j in down), note,
-        )
+            note = self._note(o, X, phi[i], bases[i], baselines[i], contributions[i:i + 1],
+                              calibrated, final)
+            out.append(FastOutcome(
+                o, float(probability[i]), baselines[i],
+                tuple(factor(j) for j in up), tuple(factor(j) for j in down), note,
+            ))
+        return tuple(out)
 
     def _note(self, outcome, X, phi, base, baseline, contributions, calibrated, final) -> str:
         """Return the coherence note, written by ``RiskExplanation.coherence_note``."""
@@ -830,7 +898,17 @@ class FastPredictor:
                    for i in range(len(probes))]
             if not np.array_equal(np.asarray(got), want):
                 return f"single-row prediction of the {o} booster differs from Booster.predict"
-        return ""
+        proba = model.predict_proba(data)
+        for stacked in (self._stack_sigmoid, False):
+            self._stack_sigmoid = stacked
+            same = all(
+                r.probability == proba[r.outcome].iloc[i]
+                for i, patient in enumerate(probes)
+                for r in self.predict_one(patient).outcomes
+            )
+            if same:
+                return ""
+        return "fast probabilities differ from predict_proba on the probe patients"
 
     def __repr__(self) -> str:
         state = "on" if not self.disabled_reason else f"off: {self.disabled_reason}"
