@@ -267,13 +267,15 @@ def test_sigkill_mid_file_keeps_the_old_result_and_a_rerun_is_complete(
         deadline = time.monotonic() + 300
         partial: list[Path] = []
         while time.monotonic() < deadline and child.poll() is None:
+            assert dst.stat().st_size == 25, "dst was overwritten before the run finished"
             partial = [p for p in tmp_path.iterdir()
                        if p.name.startswith("risks.csv.tmp-") and p.stat().st_size > 2000]
             if partial:
                 break
             time.sleep(0.005)
-        os.kill(child.pid, signal.SIGKILL)
     finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=60)
     assert partial, "the child finished (or never wrote) before it could be killed"
     assert child.returncode == -signal.SIGKILL
