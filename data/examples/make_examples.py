@@ -149,8 +149,6 @@ def hospital_table(cohort: pd.DataFrame, admitted: pd.Series) -> pd.DataFrame:
                 x = np.round(x * 100.0, 0)
             elif field == "bmi":
                 x = np.round(x, 1)
-            if field == "gcs":  # charts record 3-15
-                x = np.clip(x, 3.0, 15.0)
             if field in ("age", "gcs"):
                 out[column] = pd.array(np.floor(x), dtype="Float64").astype("Int64")
             else:
