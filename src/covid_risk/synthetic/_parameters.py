@@ -67,6 +67,7 @@ MALE_SHARE = 0.50
 """Share of men among infected adults (England and Wales population, rounded)."""
 
 ETHNICITY_AGE_KNOTS: tuple[float, ...] = (18, 40, 60, 80, 100)
+"""Ages at which ``ETHNICITY_PROBS`` are given (linear in between)."""
 ETHNICITY_PROBS: dict[str, tuple[float, ...]] = {
     # columns follow ETHNICITY_AGE_KNOTS; rows sum to 1 at every knot
     "white": (0.78, 0.82, 0.89, 0.95, 0.97),
@@ -413,12 +414,6 @@ SCENARIOS: dict[str, Scenario] = {
 }
 """The scenarios ``make_cohort`` accepts. ``wild_type_2020`` is the default."""
 
-VACCINE_INHOSP = {"severity": -0.30, "death": -0.25}
-"""Effect of full (unwaned) vaccine protection on the admitted: lower latent severity and
-a lower in-hospital death probit. Derived: UKHSA protection 95% against death vs 90%
-against admission implies death given admission halved (log OR -0.69); part of it
-comes through lower severity, the rest through this probit shift (assumption)."""
-
 # ============================================================================ admission record
 
 ADMISSION_AGE_REF = 70.0
@@ -429,6 +424,10 @@ SEVERITY = LinearPredictor(
     coef={"age10": -0.093, "male": 0.10, "bmi_obese": 0.10, "diabetes": 0.05, "vacc": -0.30,
           "care_home": -0.10},
     link="identity",
+    notes={"vacc": "Full unwaned vaccine protection (1 = fresh booster). Derived: UKHSA protection "
+                   "95% against death vs 90% against admission implies death given admission "
+                   "halved (log OR -0.69); part comes through lower severity (SEVERITY), the "
+                   "rest through this shift (assumption)."},
     source="Assumption: men and obese patients present with more severe pneumonitis "
            "(Docherty); younger patients are admitted only when sicker (the age slope was "
            "tuned to the 4C histogram); vaccinated patients have milder disease.",
@@ -534,6 +533,8 @@ ON_OXYGEN = LinearPredictor(
 """Probit of being on oxygen at the SpO2 measurement, given centred log deficit and log RR."""
 
 FIO2_LEVELS: tuple[float, ...] = (0.24, 0.28, 0.35, 0.40, 0.60)
+"""FiO2 given to patients on oxygen, chosen by how low the room-air SpO2 is (assumption:
+Venturi masks 24-40%, 60% for the most hypoxaemic)."""
 OXYGEN_UPLIFT = 4.0
 """On oxygen the SpO2 deficit is multiplied by ``exp(-4.0*(FiO2 - 0.21))`` (assumption:
 FiO2 0.40 halves the deficit)."""
@@ -554,6 +555,10 @@ DEATH = LinearPredictor(
           "z_troponin": 0.052, "z_d_dimer": 0.035, "z_neutrophils": 0.13,
           "z_systolic_bp": -0.521, "z_heart_rate": 0.348},
     link="probit",
+    notes={"vacc": "Full unwaned vaccine protection (1 = fresh booster). Derived: UKHSA protection "
+                   "95% against death vs 90% against admission implies death given admission "
+                   "halved (log OR -0.69); part comes through lower severity (SEVERITY), the "
+                   "rest through this shift (assumption)."},
     source="Tuned offline (Nelder-Mead on a fixed simulated cohort, with a penalty keeping "
            "every group of effects near its clinically expected size) so that the 4C score "
            "computed on the records reproduces the 4C validation mortality per score and per "
@@ -617,6 +622,8 @@ AKI = LinearPredictor(
            "vs 21.7%).",
 )
 AKI_IF_IMV = 2.0
+"""Probit added to AKI for ventilated patients: tuned to Hirsch (AKI in 89.7% of ventilated vs
+21.7% of non-ventilated patients; achieved about 78% vs 21%)."""
 
 VTE = LinearPredictor(
     intercept=-1.54, coef={"z_d_dimer": 0.30, "malignancy": 0.30, "bmi5": 0.06, "male": 0.05},
@@ -624,6 +631,7 @@ VTE = LinearPredictor(
     source="Tuned to 7.9% outside and 22.7% in ICU (Nopp meta-analysis).",
 )
 VTE_IF_ICU = 0.60
+"""Probit added to VTE for ICU patients: tuned to Nopp (22.7% in ICU vs 7.9% outside)."""
 
 # ============================================================================ measurement
 

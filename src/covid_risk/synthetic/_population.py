@@ -95,11 +95,13 @@ def draw_population(n: int, rng: np.random.Generator, scenario: P.Scenario) -> d
     """
     ages, p_age = _age_distribution()
     cum = np.cumsum(p_age)
-    age = ages[np.searchsorted(cum / cum[-1], rng.random(n), side="right").clip(0, len(ages) - 1)]
+    # whole years as integers: every age curve is a table lookup (see interp_age)
+    age = ages.astype(np.intp)[
+        np.searchsorted(cum / cum[-1], rng.random(n), side="right").clip(0, len(ages) - 1)]
     male = rng.random(n) < P.MALE_SHARE
     f: dict[str, np.ndarray] = {"male": male.astype(float)}
 
-    age_row = age.astype(np.intp)
+    age_row = age
     eth_table = _by_age(P.ETHNICITY_AGE_KNOTS, [P.ETHNICITY_PROBS[e] for e in ETHNICITIES])
     ethnicity = _categorical_by(rng, eth_table, age_row)
     for i, e in enumerate(ETHNICITIES[1:], start=1):

@@ -31,7 +31,9 @@ def interp_age(age: np.ndarray, knots: tuple[float, ...], values: tuple[float, .
     Ages are whole years (the generator records completed years), so the curve is
     tabulated once per year of age and looked up.
     """
-    return _age_table(tuple(knots), tuple(values))[np.asarray(age).astype(np.intp)]
+    age = np.asarray(age)
+    index = age if age.dtype.kind in "iu" else age.astype(np.intp)
+    return _age_table(tuple(knots), tuple(values))[index]
 
 
 @dataclass(frozen=True)
