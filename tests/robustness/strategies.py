@@ -87,6 +87,8 @@ values = st.recursive(
 )
 """Scalars or small nested containers of them (JSON-ish and beyond)."""
 
+_special = st.sampled_from(_SPECIAL_TEXT + _SPECIAL_OBJECTS)
+
 junk_keys = st.one_of(
     st.text(max_size=10),
     st.sampled_from(["Age", " age", "AGE", "patient_id", "urea ", "true_risk_death", "", "row",
@@ -108,12 +110,14 @@ def field_value(name: str) -> st.SearchStrategy:
         lo, hi = f.hard
         return st.one_of(
             st.floats(lo, hi), st.integers(math.ceil(lo), int(hi)),
-            st.floats(lo - 100.0, hi + 100.0), st.floats(lo, hi).map(str), values,
+            st.floats(lo - 100.0, hi + 100.0), st.floats(lo, hi).map(str), _special, values,
         )
     if f.kind == "bool":
-        return st.one_of(st.booleans(), st.sampled_from(["yes", "no", 1, 0, None, 2]), values)
+        return st.one_of(st.booleans(), st.sampled_from(["yes", "no", 1, 0, None, 2]), _special,
+                         values)
     return st.one_of(
-        st.sampled_from(f.categories), st.sampled_from([c.upper() for c in f.categories]), values
+        st.sampled_from(f.categories), st.sampled_from([c.upper() for c in f.categories]),
+        _special, values,
     )
 
 
