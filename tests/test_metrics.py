@@ -258,3 +258,25 @@ def test_ranking_metrics_match_sklearn_on_random_tied_data(rows):
         skm.roc_auc_score(y, p, sample_weight=w), abs=1e-12)
     assert m.average_precision(y, p, sample_weight=w) == pytest.approx(
         skm.average_precision_score(y, p, sample_weight=w), abs=1e-12)
+
+
+def test_wilson_interval_contains_the_observed_proportion_at_zero_and_all_events():
+    """With 0 or n events the interval still contains the observed 0 or 1 exactly."""
+    from covid_risk.metrics import wilson_interval
+
+    lo, hi = wilson_interval(np.array([0.0, 35.0, 10.0]), np.array([35.0, 35.0, 45.0]))
+    assert lo[0] == 0.0 and hi[1] == 1.0
+    assert np.all(lo <= np.array([0.0, 1.0, 10 / 45])) and np.all(hi >= np.array([0, 1, 10 / 45]))
+    # hand value for 10/45: Wilson 95 % interval (0.12545, 0.36269)
+    assert abs(lo[2] - 0.12545) < 1e-4 and abs(hi[2] - 0.36269) < 1e-4
+
+
+def test_calibration_plot_with_an_empty_bin_draws():
+    """A calibration bin with no events no longer breaks the error bars."""
+    from covid_risk.metrics import calibration_curve
+
+    y = np.r_[np.zeros(35), np.ones(10)]
+    p = np.r_[np.full(35, 0.07), np.full(10, 0.9)]
+    table = calibration_curve(y, p, n_bins=2)
+    observed = table.iloc[:, :].select_dtypes("number")
+    assert np.isfinite(observed.to_numpy()).all()

@@ -60,6 +60,9 @@ _EXPORTS: dict[str, str] = {
     "evaluate": "covid_risk.evaluate",
     "Evaluation": "covid_risk.evaluate",
     "OutcomeEvaluation": "covid_risk.evaluate",
+    "render_report": "covid_risk.report",
+    "model_card": "covid_risk.model_card",
+    "ModelCard": "covid_risk.model_card",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -611,7 +611,11 @@ def wilson_interval(events: np.ndarray, n: np.ndarray, *, ci: float = 0.95
     denom = 1.0 + z**2 / n
     centre = (prop + z**2 / (2.0 * n)) / denom
     half = z * np.sqrt(prop * (1.0 - prop) / n + z**2 / (4.0 * n**2)) / denom
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # Rounding can put a bound a hair on the wrong side of the observed proportion
+    # (6.9e-18 above 0 events); the interval must contain it.
+    lower = np.minimum(np.clip(centre - half, 0.0, 1.0), prop)
+    upper = np.maximum(np.clip(centre + half, 0.0, 1.0), prop)
+    return lower, upper
 
 
 # ------------------------------------------------------------------ decision curve
