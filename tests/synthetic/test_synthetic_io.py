@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -48,3 +50,38 @@ def test_wrong_suffix_and_foreign_files_are_refused(tmp_path):
         load_cohort(plain)
     with pytest.raises(FileNotFoundError):
         load_cohort(tmp_path / "missing.parquet")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_committed_samples_are_what_the_generator_makes(index):
+    """Committed samples equal a fresh cohort with the same settings (else run `make sample`)."""
+    from covid_risk.synthetic.sample import SAMPLES
+
+    spec = SAMPLES[index]
+    path = ROOT / "data" / "synthetic" / spec["name"]
+    if not path.exists():
+        pytest.skip("samples are not part of this checkout")
+    committed = load_cohort(path)
+    fresh = make_cohort(spec["rows"], setting=spec["setting"], scenario=spec["scenario"],
+                        random_state=spec["seed"])
+    pd.testing.assert_frame_equal(committed, fresh)
+    assert committed.attrs == fresh.attrs
+
+
+def test_sample_command_writes_samples_and_card(tmp_path):
+    """The sample command writes every sample and a data card listing every model."""
+    from covid_risk.synthetic import _parameters as P
+    from covid_risk.synthetic.sample import SAMPLES, main
+
+    assert main([str(tmp_path), "--no-report"]) == 0
+    for spec in SAMPLES:
+        assert (tmp_path / spec["name"]).is_file()
+    card = (tmp_path / "DATA_CARD.md").read_text()
+    for name in ("HOSPITALISATION", "COMMUNITY_DEATH", "DEATH", "ICU_ELIGIBLE", "CRITICAL",
+                 "AKI", "VTE", "COMORBIDITIES[dementia]", "urea", "MISSING_ADMISSION"):
+        assert f"`{name}`" in card, name
+    assert "## The true risk" in card and "Realism report not computed" in card
+    assert P.GENERATOR_VERSION in card
