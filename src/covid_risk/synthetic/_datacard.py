@@ -147,6 +147,40 @@ be challenged.
 
 {realism}
 
+## Known limitations and deviations
+
+* The published 4C component distributions (Table 1) were not available in readable
+  form; the joint distribution of the 4C components was tuned to the published score
+  histogram, with soft targets for each component (about 17% RR >= 30, 28-32% SpO2 <
+  92%, 18-20% urea > 14, 41% CRP >= 100, 18-20% GCS < 15).
+* To keep the 28-day community risk exactly computable, GCS depends on the community
+  record only (age, dementia, care home, neurological disease), not on the latent
+  severity.
+* OpenSAFELY hazard ratios are used as odds ratios (death is rare); the category
+  mappings (diabetes, cancer, CKD, neurological disease, HIV) are documented under
+  `OS_LOG_HR`. For about 1% of people (mostly under 70 with several factors that raise
+  admission) the in-hospital death risk alone exceeds the OpenSAFELY-based risk; their
+  out-of-hospital death probability is 0 and their true risk is the in-hospital part.
+* The community population is "adults with a positive test in 2020": 28-day mortality
+  about 4% and hospitalisation about 5.5%; only about 41% of deaths happen in hospital
+  (in England's first wave it was nearer two thirds), because the OpenSAFELY age
+  gradient is steeper than the admission gradient that reproduces the ISARIC admitted
+  mix.
+* Admitted patients are drawn exactly (community people thinned by their admission
+  probability), which costs about 18 community draws per admission.
+* Smaller departures from single published figures: AKI in ventilated patients about
+  78% (Hirsch 89.7%); mortality of ventilated patients about 44% (the early New York
+  88% is biased by censoring); invasive ventilation about 72% of ICU patients.
+* Vaccine effectiveness figures are population effects (protection against infection
+  and severity) applied to infected people, so they overstate protection given
+  infection. Alpha's effects come from papers outside the project's reference notes
+  (Nyberg 2021, Challen 2021).
+* A gradient-boosted model sees charted values (noise, rounding, missing labs), so it
+  cannot reach the true-risk ceiling. Measured while tuning: LightGBM trained on 40,000
+  admitted patients reached AUROC 0.807 for death against the true risk's 0.815 on
+  50,000 others (gap 0.009); ICU 0.851 vs 0.859, IMV 0.845 vs 0.855, deterioration
+  0.777 vs 0.788, AKI 0.759 vs 0.767, VTE 0.663 vs 0.697.
+
 {parameters}
 """
 
