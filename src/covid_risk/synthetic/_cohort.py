@@ -47,7 +47,10 @@ TRUE_RISK_DEFINITION = (
     "before measurement noise, rounding, missingness and corruption)."
 )
 
-_STR = pd.StringDtype(na_value=np.nan)
+try:  # pandas >= 2.3: the default string dtype of pandas 3 (NaN for missing), as validate()
+    _STR: Any = pd.StringDtype(na_value=np.nan)
+except TypeError:  # pragma: no cover - older pandas
+    _STR = object
 _ADMISSION_MEASURED = (
     "respiratory_rate", "spo2", "heart_rate", "systolic_bp", "diastolic_bp", "temperature",
     "urea", "creatinine", "crp", "lymphocytes", "neutrophils", "platelets", "ldh", "d_dimer",
@@ -87,10 +90,18 @@ def _check_args(n_patients: Any, setting: Any, scenario: Any, corruption: Any) -
         )
 
 
+def _spawn(root: np.random.Generator, n: int) -> list[np.random.Generator]:
+    """Independent child generators of ``root`` (``Generator.spawn`` needs numpy >= 1.25)."""
+    if hasattr(root, "spawn"):
+        return root.spawn(n)
+    seq = root.bit_generator.seed_seq  # pragma: no cover - numpy < 1.25
+    return [np.random.Generator(type(root.bit_generator)(s)) for s in seq.spawn(n)]
+
+
 def _streams(random_state: Any) -> tuple[int | None, list[np.random.Generator]]:
     """One root generator, split into independent streams (one per step)."""
     if isinstance(random_state, np.random.Generator):
-        return None, random_state.spawn(_N_STREAMS)
+        return None, _spawn(random_state, _N_STREAMS)
     if random_state is None:
         seed = int(np.random.SeedSequence().entropy)
     elif isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool) \
@@ -101,7 +112,7 @@ def _streams(random_state: Any) -> tuple[int | None, list[np.random.Generator]]:
             f"random_state={random_state!r} is not allowed: give None, a non-negative int "
             "seed or a numpy.random.Generator."
         )
-    return seed, np.random.default_rng(seed).spawn(_N_STREAMS)
+    return seed, _spawn(np.random.default_rng(seed), _N_STREAMS)
 
 
 # --------------------------------------------------------------------------- simulation
