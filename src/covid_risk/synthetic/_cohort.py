@@ -315,10 +315,10 @@ def make_cohort(
                                 (``boolean``) and ``true_risk_<outcome>``
                                 (float64)
     Admission outcomes (2020)   death about 30%, deterioration about 43%, ICU
-                                about 15%, invasive ventilation about 11%, AKI
-                                about 28%, VTE about 10%
-    Community outcomes (2020)   hospitalisation about 7%, 28-day death about
-                                2%
+                                about 15.5%, invasive ventilation about 11%,
+                                AKI about 28%, VTE about 10.5%
+    Community outcomes (2020)   hospitalisation about 5.5%, 28-day death
+                                about 4%
     ==========================  ==============================================
 
     One coherent simulated population: every infected adult has a community
