@@ -38,6 +38,9 @@ _EXPORTS: dict[str, str] = {
     "save_cohort": "covid_risk.synthetic",
     "load_cohort": "covid_risk.synthetic",
     "realism_report": "covid_risk.synthetic",
+    "RealismReport": "covid_risk.synthetic",
+    "make_population": "covid_risk.synthetic",
+    "SCENARIOS": "covid_risk.synthetic",
     # models
     "train": "covid_risk.models",
     "load": "covid_risk.models",
