@@ -52,7 +52,8 @@ def child(tmp_path_factory) -> dict[int, bytes]:
             with open({str(folder)!r} + f"/n{{n_jobs}}.crmodel", "wb") as fh:
                 fh.write(_train_bytes(n_jobs))
     """)
-    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    # passive OpenMP waits: on a busy machine spinning threads make 2-thread training crawl
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "OMP_WAIT_POLICY": "PASSIVE"}
     env.pop("COVID_RISK_MODEL_KEY", None)
     subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=600)
     return {n: (folder / f"n{n}.crmodel").read_bytes() for n in (1, 2)}

@@ -62,7 +62,7 @@ def _check_prediction(result: RiskPrediction, model, setting: str) -> None:
     assert repr(result).startswith("RiskPrediction(")
 
 
-@fuzz_settings(120)
+@fuzz_settings(100)
 @given(patients(), SETTINGS, st.sampled_from([False, False, True]))
 def test_any_patient_dict_gives_a_valid_prediction_or_a_clear_error(models, patient, setting,
                                                                     explain):
@@ -76,7 +76,7 @@ def test_any_patient_dict_gives_a_valid_prediction_or_a_clear_error(models, pati
         _check_prediction(result, model, setting)
 
 
-@fuzz_settings(80)
+@fuzz_settings(60)
 @given(st.data(), SETTINGS)
 def test_any_valid_patient_is_predicted_the_same_as_a_one_row_frame(models, data, setting):
     """Values inside the hard limits always predict, and the dict and frame paths agree exactly."""

@@ -111,7 +111,7 @@ def _names(src: Path) -> set[str]:
 
 
 # ------------------------------------------------------------------------------ fuzzed tables
-@fuzz_settings(50)
+@fuzz_settings(40)
 @given(frames(), st.sampled_from([".csv", ".parquet"]), st.sampled_from([".csv", ".parquet"]),
        st.sampled_from([1, 2, 1000]))
 def test_any_table_gives_a_consistent_result_or_a_clear_error(admission_model, tmp_path, frame,
@@ -217,12 +217,12 @@ def test_a_uint64_identifier_beyond_int64_is_carried_through(admission_model, tm
 
 
 # ------------------------------------------------------------------------------ SIGKILL
-N_ROWS = 30_000
+N_ROWS = 20_000
 
 
 @pytest.fixture(scope="module")
 def big_source(tmp_path_factory):
-    """30,000 admissions (a generated cohort repeated, unique ids, 3 impossible rows)."""
+    """20,000 admissions (a generated cohort repeated, unique ids, 3 impossible rows)."""
     from covid_risk.schema import OUTCOMES
     from covid_risk.synthetic import make_cohort
 
@@ -238,7 +238,7 @@ def big_source(tmp_path_factory):
     frame = pd.concat([base] * (N_ROWS // len(base) + 1), ignore_index=True).head(N_ROWS)
     frame["patient_id"] = [f"P{i:06d}" for i in range(len(frame))]
     frame["sex"] = frame["sex"].astype(object)
-    for row, name, value in ((11, "age", 130.0), (15_004, "sex", "x"), (29_998, "spo2", 5.0)):
+    for row, name, value in ((11, "age", 130.0), (15_004, "sex", "x"), (19_998, "spo2", 5.0)):
         frame.loc[row, name] = value
     path = tmp_path_factory.mktemp("big") / "patients.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path,
@@ -291,7 +291,7 @@ def test_sigkill_mid_file_keeps_the_old_result_and_a_rerun_is_complete(
     assert error is None and report.rows_read == N_ROWS and report.rows_rejected == 3
     assert not _temporaries(tmp_path)
     out = _read_table(dst)
-    valid = frame.drop(index=[11, 15_004, 29_998]).reset_index(drop=True)
+    valid = frame.drop(index=[11, 15_004, 19_998]).reset_index(drop=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
         reference = predict_risk(valid.drop(columns=["patient_id"]), model=admission_model)
@@ -299,4 +299,4 @@ def test_sigkill_mid_file_keeps_the_old_result_and_a_rerun_is_complete(
     for o in admission_model.outcomes_:
         np.testing.assert_array_equal(out[o].to_numpy(), reference[o].to_numpy())
         assert out[f"{o}_band"].tolist() == reference[f"{o}_band"].tolist()
-    assert sorted(pd.read_csv(rejects)["patient_id"]) == ["P000011", "P015004", "P029998"]
+    assert sorted(pd.read_csv(rejects)["patient_id"]) == ["P000011", "P015004", "P019998"]

@@ -114,7 +114,7 @@ def signed(community_model) -> bytes:
 
 
 # ------------------------------------------------------------------------------ any byte
-@fuzz_settings(150)
+@fuzz_settings(120)
 @given(st.data())
 def test_any_damage_anywhere_is_refused_before_anything_is_built(unsigned, signed, data):
     """A flipped bit, changed byte, cut, insertion or deletion anywhere is a file error."""
