@@ -80,7 +80,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-def latency_stats(seconds: Sequence[float], runs: Sequence[Sequence[float]] | None = None) -> dict:
+def latency_stats(seconds: Sequence[float], runs: Sequence[Sequence[float]] | None = None,
+                  cpu: Sequence[float] | None = None) -> dict:
     """Median, 90th and 99th percentile, mean and minimum in milliseconds.
 
     Parameters
@@ -88,7 +89,10 @@ def latency_stats(seconds: Sequence[float], runs: Sequence[Sequence[float]] | No
     seconds : sequence of float
         Every call's wall time.
     runs : sequence of sequences, optional
-        The same calls grouped by repeated run; adds the per-run medians and their median.
+        The same calls grouped by repeated run; adds the per-run medians.
+    cpu : sequence of float, optional
+        Every call's CPU time (all threads of the process); adds its median and p99. On
+        a busy machine wall time includes waiting for a core, CPU time does not.
     """
     x = np.asarray(seconds, dtype="float64") * 1e3
     out = {
@@ -102,20 +106,38 @@ def latency_stats(seconds: Sequence[float], runs: Sequence[Sequence[float]] | No
     if runs is not None:
         medians = [float(np.median(np.asarray(r) * 1e3)) for r in runs]
         out["run_medians_ms"] = [round(m, 4) for m in medians]
+    if cpu is not None:
+        c = np.asarray(cpu, dtype="float64") * 1e3
+        out["cpu_median_ms"] = round(float(np.median(c)), 4)
+        out["cpu_p99_ms"] = round(float(np.percentile(c, 99)), 4)
     return out
 
 
-def time_calls(fn: Callable[[Any], Any], items: Sequence[Any], repeats: int) -> tuple[list, list]:
-    """Call ``fn(item)`` for every item, ``repeats`` times; return all times and per-run times."""
-    runs = []
+def time_calls(
+    fn: Callable[[Any], Any], items: Sequence[Any], repeats: int
+) -> tuple[list[float], list[list[float]], list[float]]:
+    """Call ``fn(item)`` for every item, ``repeats`` times.
+
+    Returns
+    -------
+    wall : list of float
+        Every call's wall time (s).
+    runs : list of list of float
+        The same, grouped by run.
+    cpu : list of float
+        Every call's process CPU time (s).
+    """
+    runs, cpu = [], []
     for _ in range(repeats):
         times = []
         for item in items:
+            c = time.process_time()
             t = time.perf_counter()
             fn(item)
             times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
         runs.append(times)
-    return [t for run in runs for t in run], runs
+    return [t for run in runs for t in run], runs, cpu
 
 
 def median_seconds(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float]]:
@@ -126,6 +148,26 @@ def median_seconds(fn: Callable[[], Any], repeats: int) -> tuple[float, list[flo
         fn()
         times.append(time.perf_counter() - t)
     return float(np.median(times)), [round(t, 4) for t in times]
+
+
+def alternate(steps: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
+    """Wall times of several steps run in turn, ``repeats`` rounds, order reversed each round.
+
+    Comparing steps timed this way, a change of machine load during the run affects
+    them alike.
+    """
+    import warnings
+
+    names = list(steps)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for r in range(repeats):
+            for name in (names if r % 2 == 0 else names[::-1]):
+                t = time.perf_counter()
+                steps[name]()
+                times[name].append(round(time.perf_counter() - t, 4))
+    return times
 
 
 def current_rss_mb() -> float:

@@ -49,10 +49,10 @@ import numpy as np
 import pandas as pd
 
 from benchmarks._common import (
+    alternate,
     cohort,
     latency_stats,
     machine,
-    median_seconds,
     model_facts,
     patients_as_dicts,
     ratio,
@@ -284,14 +284,15 @@ def run(args: argparse.Namespace) -> dict:
 
     # training: each run in a fresh process (time and peak memory)
     training: dict[str, Any] = {}
-    for who in ("ours", "peer"):
-        runs = []
-        for r in range(args.repeats_training):
+    all_runs: dict[str, list[dict]] = {"ours": [], "peer": []}
+    for r in range(args.repeats_training):  # alternate, so a change of load hits both alike
+        for who in (("ours", "peer") if r % 2 == 0 else ("peer", "ours")):
             save = str(work / f"{who}.model") if r == 0 else None
-            runs.append(run_child("benchmarks.bench_peer:train_child", who=who, n=args.n_train,
-                                  setting=setting, seed=SEEDS["train"], save=save,
-                                  quick=args.quick, peer_threads=args.peer_threads))
-            _log(f"trained {who} on {args.n_train:,}: {runs[-1]['seconds']} s")
+            all_runs[who].append(run_child(
+                "benchmarks.bench_peer:train_child", who=who, n=args.n_train, setting=setting,
+                seed=SEEDS["train"], save=save, quick=args.quick, peer_threads=args.peer_threads))
+            _log(f"trained {who} on {args.n_train:,}: {all_runs[who][-1]['seconds']} s")
+    for who, runs in all_runs.items():
         training[who] = {
             "median_seconds": float(np.median([x["seconds"] for x in runs])),
             "median_cpu_seconds": float(np.median([x["cpu_seconds"] for x in runs])),
@@ -335,13 +336,12 @@ def run(args: argparse.Namespace) -> dict:
     for label, explain in (("without_explanation", False), ("with_top5_factors", True)):
         for p in clean[:20]:  # warm-up (compilation, caches)
             api.predict_risk(p, model=ours, explain=explain)
-        all_ours, runs_ours = time_calls(
-            lambda p, e=explain: api.predict_risk(p, model=ours, explain=e), clean, args.repeats)
+        s_ours = latency_stats(*time_calls(
+            lambda p, e=explain: api.predict_risk(p, model=ours, explain=e), clean, args.repeats))
         for p in peer_sample[:5]:
             peer.predict_one(p, explain=explain)
-        all_peer, runs_peer = time_calls(
-            lambda p, e=explain: peer.predict_one(p, explain=e), peer_sample, args.repeats)
-        s_ours, s_peer = latency_stats(all_ours, runs_ours), latency_stats(all_peer, runs_peer)
+        s_peer = latency_stats(*time_calls(
+            lambda p, e=explain: peer.predict_one(p, explain=e), peer_sample, args.repeats))
         latency[label] = {"ours": s_ours, "peer": s_peer,
                           "peer_over_ours_median": ratio(s_peer["median_ms"], s_ours["median_ms"])}
     res["latency"] = latency
@@ -349,26 +349,25 @@ def run(args: argparse.Namespace) -> dict:
     _log("latency done")
     # batch throughput and SHAP rows per second
     batch = to_score(test.head(args.batch_rows))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        t_ours, runs_o = median_seconds(lambda: api.predict_risk(batch, model=ours), args.repeats)
-    t_peer, runs_p = median_seconds(lambda: peer.predict_frame(batch), args.repeats)
+    times = alternate({"ours": lambda: api.predict_risk(batch, model=ours),
+                       "peer": lambda: peer.predict_frame(batch)}, args.repeats)
+    t_ours, t_peer = float(np.median(times["ours"])), float(np.median(times["peer"]))
     res["batch"] = {"rows": len(batch), "ours_rows_per_second": round(len(batch) / t_ours),
                     "peer_rows_per_second": round(len(batch) / t_peer),
-                    "ours_over_peer": ratio(t_peer, t_ours), "runs_seconds": {
-                        "ours": runs_o, "peer": runs_p}}
+                    "ours_over_peer": ratio(t_peer, t_ours), "runs_seconds": times}
     from covid_risk.explanation import explain as explain_all
 
     shap_rows = to_score(test.head(args.shap_rows))
-    t_ours, runs_o = median_seconds(lambda: explain_all(shap_rows, model=ours), args.repeats)
-    t_peer, runs_p = median_seconds(lambda: peer.shap_rows(shap_rows), args.repeats)
+    times = alternate({"ours": lambda: explain_all(shap_rows, model=ours),
+                       "peer": lambda: peer.shap_rows(shap_rows)}, args.repeats)
+    t_ours, t_peer = float(np.median(times["ours"])), float(np.median(times["peer"]))
     _log("batch and SHAP done")
     res["shap"] = {"rows": len(shap_rows), "ours_rows_per_second": round(len(shap_rows) / t_ours),
                    "peer_rows_per_second": round(len(shap_rows) / t_peer),
                    "ours_over_peer": ratio(t_peer, t_ours),
                    "peer_trees_per_outcome": "3 folds x 100 trees x 31 leaves (first fold "
                                              "explained)",
-                   "runs_seconds": {"ours": runs_o, "peer": runs_p}}
+                   "runs_seconds": times}
     return res
 
 

@@ -72,17 +72,17 @@ def run(args: argparse.Namespace) -> dict:
     for n in args.sizes:
         repeats = args.repeats_large if n == largest and len(args.sizes) > 1 else args.repeats
         entry: dict[str, Any] = {}
-        for who in ("ours", "peer"):
-            if who == "peer" and n > args.peer_max:
-                continue
-            runs = []
-            for _ in range(repeats):
-                runs.append(run_child("benchmarks.bench_peer:train_child", who=who, n=n,
-                                      setting="admission", seed=SEED, quick=args.quick,
-                                      peer_threads=args.peer_threads))
-                _log(f"{who} on {n:,}: {runs[-1]['seconds']} s, "
-                     f"+{runs[-1]['peak_increase_mb']} MiB")
-            entry[who] = _summary(runs)
+        who_all = ("ours", "peer") if n <= args.peer_max else ("ours",)
+        runs: dict[str, list[dict]] = {w: [] for w in who_all}
+        for r in range(repeats):  # alternate, so a change of load hits both alike
+            for who in (who_all if r % 2 == 0 else who_all[::-1]):
+                runs[who].append(run_child("benchmarks.bench_peer:train_child", who=who, n=n,
+                                           setting="admission", seed=SEED, quick=args.quick,
+                                           peer_threads=args.peer_threads))
+                _log(f"{who} on {n:,}: {runs[who][-1]['seconds']} s, "
+                     f"+{runs[who][-1]['peak_increase_mb']} MiB")
+        for who in who_all:
+            entry[who] = _summary(runs[who])
         if "peer" in entry:
             entry["ours_over_peer"] = ratio(entry["ours"]["median_seconds"],
                                             entry["peer"]["median_seconds"])

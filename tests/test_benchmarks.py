@@ -34,8 +34,10 @@ def small_model():
 
 def test_latency_stats_and_ratio():
     """Statistics are in milliseconds with numpy's percentiles; ratios keep 3 figures."""
-    s = _common.latency_stats([0.001, 0.002, 0.003, 0.004], runs=[[0.001, 0.002], [0.003, 0.004]])
+    s = _common.latency_stats([0.001, 0.002, 0.003, 0.004], runs=[[0.001, 0.002], [0.003, 0.004]],
+                              cpu=[0.001, 0.001, 0.002, 0.002])
     assert s["calls"] == 4 and s["median_ms"] == 2.5 and s["min_ms"] == 1.0
+    assert s["cpu_median_ms"] == 1.5
     assert s["p99_ms"] == pytest.approx(3.97) and s["run_medians_ms"] == [1.5, 3.5]
     assert _common.ratio(3, 2) == 1.5 and _common.ratio(1, 3) == 0.333
     assert _common.ratio(1, 0) is None
@@ -115,6 +117,12 @@ def test_single_patient_and_batch_paths_run(small_model, tmp_path):
     for what in ("ours", "raw", "ours_shap", "raw_shap"):
         r = bench_latency.batch_child(str(path), rows=150, what=what, repeats=1)
         assert r["rows"] <= 150 and r["rows_per_second"] > 0
+    frame = _common.to_score(make_cohort(120, random_state=44))
+    assert list(frame.columns)[0] == "age" and frame.index.name == "patient_id"
+    for kind in ("predict", "explain"):
+        t = bench_latency.throughput(small_model, frame, 2, kind)
+        assert t["rows"] == 120 and len(t["runs_seconds"]["ours"]) == 2
+        assert t["ours_share_of_raw_limit"] > 0
 
 
 def test_training_growth_and_markdown():
@@ -136,7 +144,7 @@ def test_targets_and_results_markdown(tmp_path):
     _common.write_json("bench_latency", {"single_patient": {
         "ours_without_explanation": {"median_ms": 0.2, "p99_ms": 3.0},
         "ours_with_top5_factors": {"median_ms": 1.5}},
-        "batch": {"ours_share_of_raw_limit_throughput": 0.9}, "markdown": "## latency\n"},
+        "batch": {"ours_share_of_raw_limit": 0.9}, "markdown": "## latency\n"},
         tmp_path)
     _common.write_json("bench_training", {"sizes": {"100000": {
         "ours": {"median_seconds": 40.0}, "ours_over_peer": 0.8}}}, tmp_path)
