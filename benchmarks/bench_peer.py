@@ -37,6 +37,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import pickle
 import sys
 import tempfile
@@ -285,7 +286,13 @@ def run(args: argparse.Namespace) -> dict:
     # training: each run in a fresh process (time and peak memory)
     training: dict[str, Any] = {}
     all_runs: dict[str, list[dict]] = {"ours": [], "peer": []}
-    for r in range(args.repeats_training):  # alternate, so a change of load hits both alike
+    if args.trained:  # models and their training runs from bench_training --save-dir
+        work = Path(args.trained)
+        all_runs = json.loads((work / "training.json").read_text())
+        if any(r["n"] != args.n_train for runs in all_runs.values() for r in runs):
+            raise SystemExit(f"--trained holds models of another size than {args.n_train:,}")
+        training["source"] = "bench_training (same cohort seed, runs in fresh processes)"
+    for r in range(0 if args.trained else args.repeats_training):  # alternate ours/peer
         for who in (("ours", "peer") if r % 2 == 0 else ("peer", "ours")):
             save = str(work / f"{who}.model") if r == 0 else None
             all_runs[who].append(run_child(
@@ -435,12 +442,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--peer-threads", type=int, default=1,
                    help="LightGBM threads of the peer (default 1, like covid_risk; 0 = "
                         "LightGBM's default, all cores)")
+    p.add_argument("--trained", default=None,
+                   help="folder from bench_training --save-dir: reuse its models and times")
     p.add_argument("--quick", action="store_true", help="tiny sizes, fast training: a smoke run")
     p.add_argument("--out", type=Path, default=None, help="results folder")
     return p
 
 
-QUICK = {"n_train": 2000, "n_test": 1000, "patients": 40, "peer_patients": 10,
+QUICK = {"n_train": 1000, "n_test": 1000, "patients": 40, "peer_patients": 10,
          "batch_rows": 1000, "shap_rows": 200, "repeats": 2, "repeats_training": 1}
 
 

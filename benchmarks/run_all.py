@@ -19,7 +19,8 @@ batch       streaming scoring with bounded memory, Dask 1 vs 2 workers (``bench_
 ==========  ====================================================================
 
 ``RESULTS.md`` starts with the targets of the speed issue, each with the figure
-measured in this run, then every benchmark's own table.
+measured in this run, then every benchmark's own table. The peer comparison reuses the
+100,000-patient models (and their training times) of the training step.
 """
 
 from __future__ import annotations
@@ -42,26 +43,29 @@ from benchmarks._common import RESULTS, machine, write_json
 STEPS = ("generator", "training", "peer", "latency", "models", "batch")
 
 
-def _full_args(step: str, model: str | None) -> list[str]:
-    """Arguments of each step in the full run (sized for about 15 minutes on 2 idle cores)."""
+def _full_args(step: str, model: str | None, shared: Path) -> list[str]:
+    """Arguments of each step in the full run (about 20 minutes on 2 idle cores)."""
     with_model = ["--model", model] if model else []
+    trained = ["--trained", str(shared)] if (shared / "training.json").is_file() else []
     return {
-        "generator": [],
-        "training": ["--sizes", "10000", "100000", "1000000", "--repeats", "3",
-                     "--repeats-large", "1", "--peer-max", "100000"],
-        "peer": ["--n-train", "100000", "--n-test", "50000", "--repeats-training", "1"],
+        "generator": ["--repeats", "3"],
+        "training": ["--sizes", "10000", "100000", "1000000", "--repeats", "3", "2", "1",
+                     "--peer-max", "100000", "--save-dir", str(shared), "--save-size", "100000"],
+        "peer": ["--n-train", "100000", "--n-test", "50000", "--repeats-training", "2",
+                 *trained],
         "latency": with_model,
         "models": [],
-        "batch": ["--rows", "1000000", "--small-rows", "200000", *with_model],
+        "batch": ["--rows", "500000", "--small-rows", "100000", *with_model],
     }[step]
 
 
-def _quick_args(step: str, model: str | None) -> list[str]:
+def _quick_args(step: str, model: str | None, shared: Path) -> list[str]:
     """Arguments of each step in the smoke run."""
+    trained = ["--trained", str(shared)] if (shared / "training.json").is_file() else []
     return {
         "generator": ["--quick"],
-        "training": ["--quick"],
-        "peer": ["--quick"],
+        "training": ["--quick", "--save-dir", str(shared)],
+        "peer": ["--quick", *trained],
         "latency": ["--quick"],
         "models": ["--n-train", "3000", "--n-test", "2000", "--no-logistic"],
         "batch": ["--rows", "20000", "--small-rows", "10000", "--gen-chunk", "5000",
@@ -232,13 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     model, origin = (None, "") if not {"latency", "batch"} & set(steps) else _model_file(
         args.quick)
     run_info["model"] = origin
+    shared = Path(tempfile.mkdtemp(prefix="covid_risk_bench_models_"))  # training -> peer
     failed = False
     for step in steps:
         entry = _entry(step)
         if entry is None:
             run_info["steps"][step] = {"status": "not available (module not written yet)"}
             continue
-        argv_step = [*(_quick_args if args.quick else _full_args)(step, model),
+        argv_step = [*(_quick_args if args.quick else _full_args)(step, model, shared),
                      "--out", str(args.out)]
         print(f"== {step}: {' '.join(argv_step)}", file=sys.stderr, flush=True)
         t = time.perf_counter()
