@@ -369,9 +369,9 @@ def test_explanations_split_over_two_threads_match_one_thread(admission_model, m
 
 
 def test_idle_core_reads_the_load_average(monkeypatch):
-    """The helper thread is used only while the load average leaves a core idle."""
+    """The helper thread is used only while the load average is below the core count."""
     monkeypatch.setattr(fastpath, "_CORES", 2)
-    for load, idle in ((0.4, True), (1.0, False), (14.0, False)):
+    for load, idle in ((0.4, True), (1.5, True), (2.0, False), (14.0, False)):
         monkeypatch.setattr(fastpath, "_LOAD_CHECK", [0.0, None])
         monkeypatch.setattr(fastpath.os, "getloadavg", lambda load=load: (load, load, load))
         assert fastpath._idle_core() is idle

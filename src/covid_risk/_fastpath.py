@@ -425,11 +425,11 @@ EXPLAIN_THREADS: int = 2 if _CORES >= 2 else 1
 
 Set to 1 to keep every explanation on the calling thread. With 2, the outcomes
 are shared between the calling thread and one helper thread by number of trees,
-but only while a core is idle (the one-minute load average is below the number
-of cores minus one; checked at most once a second): on a saturated machine a
-second thread only adds waiting. When the helper is busy (another thread is
-explaining) the caller does it all itself, so concurrent callers never queue
-behind each other.
+but only while the machine has spare capacity (the one-minute load average, which
+counts the caller itself, is below the number of cores; checked at most once a
+second): on a saturated machine a second thread only adds waiting. When the
+helper is busy (another thread is explaining) the caller does it all itself, so
+concurrent callers never queue behind each other.
 """
 
 _RAW_SHARE = 0.1
@@ -442,14 +442,14 @@ _LOAD_CHECK = [0.0, False]  # [time of the last check, whether a core was idle]
 
 
 def _idle_core() -> bool:
-    """Whether the machine has a core to spare (one-minute load average, cached for 1 s)."""
+    """Whether the machine has capacity to spare (load average below the cores; cached 1 s)."""
     now = time.monotonic()
     if now - _LOAD_CHECK[0] > 1.0:
         try:
             load = os.getloadavg()[0]
         except (AttributeError, OSError):  # pragma: no cover - not available
             load = 0.0
-        _LOAD_CHECK[:] = [now, load < _CORES - 1]
+        _LOAD_CHECK[:] = [now, load < _CORES]
     return bool(_LOAD_CHECK[1])
 
 _POOL = None
