@@ -69,6 +69,7 @@ def machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
         "covid_risk": covid_risk.__version__,
+        "git": _git_state(),
         "numpy": np.__version__,
         "pandas": pandas.__version__,
         "lightgbm": lightgbm.__version__,
@@ -78,6 +79,18 @@ def machine() -> dict[str, Any]:
         "cores": cores,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def _git_state() -> str | None:
+    """Commit of the checkout, with "+changes" when the package source has uncommitted edits."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=10, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
 def latency_stats(seconds: Sequence[float], runs: Sequence[Sequence[float]] | None = None,

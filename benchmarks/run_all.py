@@ -176,7 +176,8 @@ def results_markdown(out: Path, run_info: dict) -> str:
         "# covid_risk benchmark results",
         "",
         f"`python -m benchmarks.run_all{' --quick' if quick else ''}` on "
-        f"{run_info['started']} UTC; {m['cores']} cores ({m['cpu']}), load average "
+        f"{run_info['started']} UTC, covid_risk {m['covid_risk']} at commit {m.get('git')}; "
+        f"{m['cores']} cores ({m['cpu']}), load average "
         f"{m['load_average_at_start'][0]} at the start; Python {m['python']}, LightGBM "
         f"{m['lightgbm']}, scikit-learn {m['scikit_learn']}, shap {m['shap']}, numpy "
         f"{m['numpy']}, pandas {m['pandas']}.",
