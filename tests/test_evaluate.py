@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from covid_risk import metrics as m
-from covid_risk.evaluate import (
+from covid_risk.evaluation import (
     TRUTH_NAME,
     Evaluation,
     OutcomeEvaluation,
@@ -414,7 +414,7 @@ def test_importing_evaluate_does_not_import_matplotlib():
     import subprocess
     import sys
 
-    code = ("import sys, covid_risk.evaluate; "
+    code = ("import sys, covid_risk.evaluation; "
             "print('matplotlib' in sys.modules, 'joblib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
@@ -422,14 +422,14 @@ def test_importing_evaluate_does_not_import_matplotlib():
 
 
 def test_package_evaluate_stays_callable_after_importing_the_module():
-    """cr.evaluate(...) works even when covid_risk.evaluate was first imported as a module."""
+    """cr.evaluate(...) is the function even when the evaluation module was imported first."""
     import subprocess
     import sys
 
     code = """
 import numpy as np, pandas as pd
 import covid_risk as cr
-from covid_risk.evaluate import Evaluation
+from covid_risk.evaluation import Evaluation
 
 class P:
     outcomes_ = ("death",)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import covid_risk as cr
-from covid_risk.model_card import (
+from covid_risk.card import (
     NOT_FOR_CLINICAL_USE,
     REPORT_SECTIONS,
     TRIPOD_ITEMS,

@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from covid_risk import retrain as rt
+from covid_risk import retraining as rt
 from covid_risk.exceptions import CovidRiskError
-from covid_risk.retrain import (
+from covid_risk.retraining import (
     EXIT_GATE_FAILED,
     EXIT_OK,
     GATES,

@@ -55,17 +55,17 @@ _EXPORTS: dict[str, str] = {
     # batch scoring, drift and retraining
     "score_file": "covid_risk.batch",
     "ScoreReport": "covid_risk.batch",
-    "drift": "covid_risk.drift",
-    "DriftReport": "covid_risk.drift",
-    "retrain": "covid_risk.retrain",
-    "RetrainResult": "covid_risk.retrain",
+    "drift": "covid_risk.drift_report",
+    "DriftReport": "covid_risk.drift_report",
+    "retrain": "covid_risk.retraining",
+    "RetrainResult": "covid_risk.retraining",
     # evaluation
-    "evaluate": "covid_risk.evaluate",
-    "Evaluation": "covid_risk.evaluate",
-    "OutcomeEvaluation": "covid_risk.evaluate",
+    "evaluate": "covid_risk.evaluation",
+    "Evaluation": "covid_risk.evaluation",
+    "OutcomeEvaluation": "covid_risk.evaluation",
     "render_report": "covid_risk.report",
-    "model_card": "covid_risk.model_card",
-    "ModelCard": "covid_risk.model_card",
+    "model_card": "covid_risk.card",
+    "ModelCard": "covid_risk.card",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

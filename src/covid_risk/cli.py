@@ -74,7 +74,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("scores", "compute clinical scores (4C, CURB-65, NEWS2, qSOFA) for a file",
             "covid_risk._cli_scores"),
     Command("retrain", "retrain on fresh synthetic cohorts and check quality gates "
-            "(exit 3 when a gate fails)", "covid_risk.retrain"),
+            "(exit 3 when a gate fails)", "covid_risk.retraining"),
 )
 """The subcommands, in the order ``--help`` lists them."""
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from covid_risk.model_card import NOT_FOR_CLINICAL_USE, REPORT_SECTIONS, ModelCard, model_card
+from covid_risk.card import NOT_FOR_CLINICAL_USE, REPORT_SECTIONS, ModelCard, model_card
 
 __all__ = ["SECTION_TITLES", "render_report", "report_html"]
 

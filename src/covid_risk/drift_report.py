@@ -73,8 +73,6 @@ from __future__ import annotations
 
 import html
 import math
-import sys
-import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -640,18 +638,3 @@ def drift(
         histograms=hist,
     )
 
-
-class _CallableModule(types.ModuleType):
-    """Module type that makes ``covid_risk.drift`` callable as :func:`drift`.
-
-    ``covid_risk.drift`` is both this module and, re-exported, the function. Importing
-    the module binds the package attribute to the module (Python's import system does
-    that), which would make ``covid_risk.drift(reference, current)`` fail with "module
-    is not callable" depending on import order; calling the module calls the function.
-    """
-
-    def __call__(self, reference: pd.DataFrame, current: pd.DataFrame, **kwargs: Any) -> Any:
-        return drift(reference, current, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

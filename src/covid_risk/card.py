@@ -364,7 +364,7 @@ def model_card(
 
     Examples
     --------
-    >>> from covid_risk.model_card import model_card
+    >>> from covid_risk.card import model_card
     >>> card = model_card(setting="community")
     >>> card["intended_use"].title
     'Intended use'

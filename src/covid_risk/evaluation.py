@@ -54,8 +54,6 @@ How the numbers are made
 from __future__ import annotations
 
 import math
-import sys
-import types
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1321,18 +1319,3 @@ def _subgroup_table(
         j += part.n_groups
     return pd.DataFrame(rows, columns=columns)
 
-
-class _CallableModule(types.ModuleType):
-    """Module type that keeps ``covid_risk.evaluate(model, cohort)`` working.
-
-    ``covid_risk.evaluate`` names both this module and the function the package
-    re-exports. When the module is first imported directly (``from
-    covid_risk.evaluate import Evaluation``), Python binds the package attribute to
-    the module, so calling the module forwards to :func:`evaluate`.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Evaluation:
-        return evaluate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -8,7 +8,7 @@
 3. evaluates it on the second with :func:`covid_risk.evaluate` -- together with the
    current (baseline) model when one is given, on the very same rows and bootstrap
    resamples, so the AUROC difference is paired;
-4. measures drift (:func:`covid_risk.drift.drift`) of the new training cohort from
+4. measures drift (:func:`covid_risk.drift_report.drift`) of the new training cohort from
    the baseline's training population (see *Drift reference* below);
 5. checks the quality gates of a JSON config (:func:`load_gates`);
 6. writes to the output folder:
@@ -775,9 +775,9 @@ def retrain(
     (0, 'model.crmodel')
     """
     import covid_risk
-    from covid_risk.drift import drift as drift_report
-    from covid_risk.evaluate import evaluate
-    from covid_risk.model_card import model_card
+    from covid_risk.card import model_card
+    from covid_risk.drift_report import drift as drift_report
+    from covid_risk.evaluation import evaluate
     from covid_risk.models import train
     from covid_risk.progress import stage
     from covid_risk.synthetic import GENERATOR_VERSION, SCENARIOS, make_cohort
