@@ -5,7 +5,7 @@ network: CSS is inline, every figure is a base64-embedded PNG and nothing links
 outside the file. It holds, in order:
 
 1. the title and a not-for-clinical-use banner;
-2. the model card (:mod:`covid_risk.model_card`): intended use, population,
+2. the model card (:mod:`covid_risk.card`): intended use, population,
    outcomes, predictors, the synthetic training data, development, limitations;
 3. performance with bootstrap 95% confidence intervals;
 4. ROC, calibration and decision curves (the evaluation's own ``plot_*`` figures);
