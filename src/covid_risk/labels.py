@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 NOT_RECORDED = "not recorded"
+NOT_RECORDED_ABSENT = "not recorded (taken as no)"
 """Text shown for a missing value."""
 
 
@@ -298,6 +299,11 @@ def format_value(name: str, value: Any) -> str:
     """
     info = feature_info(name)
     if _is_missing(value):
+        # A comorbidity a record does not mention counts as absent: the 4C convention,
+        # and what the model matrix does with it.
+        field = FIELDS.get(name)
+        if field is not None and field.group == "comorbidity":
+            return NOT_RECORDED_ABSENT
         return NOT_RECORDED
     if info.kind == "indicator":
         return NOT_RECORDED if float(value) else "recorded"
