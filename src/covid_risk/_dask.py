@@ -37,17 +37,21 @@ workers and kept there (``persist``), so no single machine ever holds it all.
 Rows are assigned to the boosting, early-stopping and calibration splits by a
 seeded uniform draw per partition (shares as in ``RiskModel.split``). One
 ``lightgbm.dask.DaskLGBMClassifier`` per outcome is trained data-parallel with the
-same LightGBM parameters as :class:`~covid_risk.models.RiskModel`; LightGBM's
-Dask interface has no early stopping, so all ``n_estimators`` rounds are trained
-and the booster is cut afterwards at the iteration with the lowest log loss on
-the early-stopping split (computed on the workers from the trees' leaf values).
+same LightGBM parameters as :class:`~covid_risk.models.RiskModel`. LightGBM's
+Dask interface has no early stopping, so boosting runs in blocks of
+``early_stopping_rounds`` rounds, each continuing the previous booster
+(``init_model``); after each block the log loss of the early-stopping split after
+every round is computed on the workers from the trees' leaf values, and boosting
+stops once the best round is ``early_stopping_rounds`` behind (LightGBM's own
+rule). The booster is cut at the best round. There is no refit on the boosting
+and early-stopping rows together (``refit`` is recorded as ``False``).
 LightGBM's distributed learning supports only the ``"basic"`` monotone-constraint
 method, so the model's ``monotone_method`` is recorded as ``"basic"`` whatever was
 asked (the local default is ``"intermediate"``, which allows slightly more flexible
 trees under the same constraints).
 The calibrator is fitted on the calibration split's raw log-odds with the same
 :func:`covid_risk.models.fit_calibrator` as local training, and held-out metrics
-are computed after calibration and coherence as ``RiskModel.fit`` does. The
+are computed on the early-stopping split after calibration and coherence. The
 result is an ordinary fitted :class:`~covid_risk.models.RiskModel` that saves,
 loads and predicts like any other. Distributed histogram building and the
 different split assignment mean its trees are not byte-identical to local
@@ -469,6 +473,47 @@ def _staged_log_loss(part: pd.DataFrame, model_text: str, names: Sequence[str],
     return out
 
 
+def _boost_with_early_stopping(
+    client: Any, X: Any, y: Any, parts: list, names: Sequence[str], outcome: str,
+    kwargs: dict, *, n_estimators: int, early_stopping_rounds: int,
+) -> tuple[Any, int]:
+    """Boost on the workers in blocks of rounds until the early-stopping loss stops improving.
+
+    LightGBM's Dask interface cannot stop early, so boosting runs in blocks of
+    ``early_stopping_rounds`` rounds, each continuing the previous booster
+    (``init_model``); after each block the early-stopping split's log loss after
+    every round is computed on the workers (:func:`_staged_log_loss`). Boosting
+    stops once the best round is ``early_stopping_rounds`` behind the last one
+    (LightGBM's own rule) or ``n_estimators`` rounds are reached.
+
+    Returns
+    -------
+    booster : lightgbm.Booster
+        Every round boosted (cut it at ``best``).
+    best : int
+        The round with the lowest early-stopping log loss.
+    """
+    from lightgbm.dask import DaskLGBMClassifier
+
+    block = max(1, min(early_stopping_rounds, n_estimators))
+    booster = None
+    total = best = 0
+    while total < n_estimators:
+        rounds = min(block, n_estimators - total)
+        clf = DaskLGBMClassifier(client=client, n_estimators=rounds, **kwargs)
+        with warnings.catch_warnings():  # lightgbm.dask drops n_jobs for worker threads
+            warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+            clf.fit(X, y, **({} if booster is None else {"init_model": booster}))
+        booster = clf.to_local().booster_
+        total = booster.current_iteration()
+        staged = np.sum(_gather(client, parts, _staged_log_loss, booster.model_to_string(),
+                                names, outcome), axis=0)
+        best = int(np.argmin(staged[:-1] / max(staged[-1], 1.0))) + 1
+        if total - best >= early_stopping_rounds:
+            break
+    return booster, best
+
+
 def _raw_scores(part: pd.DataFrame, texts: dict[str, str], names: Sequence[str],
                 split: int) -> dict[str, np.ndarray]:
     """Raw log-odds and labels of one split of this partition, per outcome."""
@@ -543,10 +588,8 @@ def train_dask(
         Seed of the split draws and of LightGBM.
     **options
         Any other :class:`~covid_risk.models.RiskModel` setting (``learning_rate``,
-        ``n_estimators``, ``calibration``, ``split``, ...). As LightGBM's Dask
-        interface cannot stop early, all ``n_estimators`` rounds are trained
-        (then cut at the best one), so set ``n_estimators`` to what you can afford;
-        ``early_stopping_rounds`` is not used.
+        ``n_estimators``, ``early_stopping_rounds``, ``calibration``, ``split``,
+        ...). ``refit`` is not supported and recorded as ``False``.
 
     Returns
     -------
@@ -563,7 +606,6 @@ def train_dask(
 
     require_dask()
     import lightgbm as lgb
-    from lightgbm.dask import DaskLGBMClassifier
 
     from covid_risk import __version__
     from covid_risk.features.matrix import feature_names, matrix_spec, monotone_constraints
@@ -623,38 +665,35 @@ def train_dask(
     calibrators: dict = {}
     calibration_info: dict = {}
     texts: dict[str, str] = {}
+    params_of = inspect.signature(booster_params).parameters
     for o in wanted:
+        settings = {k: getattr(model, k) for k in params_of
+                    if k not in ("monotone", "seed") and hasattr(model, k)}
         params = booster_params(
-            learning_rate=model.learning_rate, num_leaves=model.num_leaves,
-            min_child_samples=model.min_child_samples, reg_lambda=model.reg_lambda,
-            feature_fraction=model.feature_fraction, bagging_fraction=model.bagging_fraction,
-            max_bin=model.max_bin,
-            monotone=monotone_constraints(setting, o, enabled=model.monotone),
-            monotone_method=model.monotone_method, n_jobs=model.n_jobs,
-            seed=_outcome_seed(seed, o),
-        )
+            **settings, monotone=monotone_constraints(setting, o, enabled=model.monotone),
+            seed=_outcome_seed(seed, o))
         # lightgbm.dask sets each worker's threads itself (it ignores n_jobs)
         kwargs = {_SKLEARN_NAMES.get(k, k): v for k, v in params.items() if k != "num_threads"}
         rows = (prepared[_SPLIT] == 0) & prepared[o].notnull()
-        clf = DaskLGBMClassifier(client=client, n_estimators=int(model.n_estimators), **kwargs)
-        with warnings.catch_warnings():  # lightgbm.dask drops n_jobs for worker threads
-            warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
-            clf.fit(prepared.loc[rows, names], prepared.loc[rows, o].astype("int8"))
-        full = clf.to_local().booster_
-        staged = np.sum(_gather(client, parts, _staged_log_loss, full.model_to_string(),
-                                names, o), axis=0)
-        losses = staged[:-1] / max(staged[-1], 1.0)
-        best[o] = int(np.argmin(losses)) + 1
+        X_fit, y_fit = prepared.loc[rows, names], prepared.loc[rows, o].astype("int8")
+        full, best[o] = _boost_with_early_stopping(
+            client, X_fit, y_fit, parts, names, o, kwargs,
+            n_estimators=int(model.n_estimators),
+            early_stopping_rounds=int(model.early_stopping_rounds))
         texts[o] = full.model_to_string(num_iteration=best[o])
         boosters[o] = lgb.Booster(model_str=texts[o])
     # calibration split: raw log-odds to the client (two floats per row and outcome)
+    calibrator_params = inspect.signature(fit_calibrator).parameters
     cal = _gather(client, parts, _raw_scores, texts, names, 2)
     for o in wanted:
         raw = np.concatenate([c[f"raw:{o}"] for c in cal])
         y = np.concatenate([c[f"y:{o}"] for c in cal])
         keep = ~np.isnan(y)
+        extra = ({"prior_sd": model.calibration_prior_sd}
+                 if "prior_sd" in calibrator_params and hasattr(model, "calibration_prior_sd")
+                 else {})
         calibrators[o], calibration_info[o] = fit_calibrator(
-            raw[keep], y[keep], method=model.calibration, random_state=seed)
+            raw[keep], y[keep], method=model.calibration, random_state=seed, **extra)
     # held-out metrics on the early-stopping split, after calibration and coherence
     stop = _gather(client, parts, _raw_scores, texts, names, 1)
     raw_stop = {o: np.concatenate([c[f"raw:{o}"] for c in stop]) for o in wanted}
@@ -669,6 +708,8 @@ def train_dask(
     # switches to it by itself; record what the boosters were really trained with.
     asked_monotone_method = model.monotone_method
     model.set_params(monotone_method="basic")
+    if "refit" in model.get_params():
+        model.set_params(refit=False)
     model.outcomes_ = wanted
     model.boosters_ = boosters
     model.calibrators_ = calibrators
@@ -700,14 +741,17 @@ def train_dask(
         "best_iteration": best,
         "calibration": calibration_info,
         "coherence": "icu = max(icu, imv); deterioration = max(deterioration, death, icu, imv)",
-        "metrics_split": "early_stopping",
+        "metrics_split": "early_stopping (also used to choose the number of rounds)",
         "metrics": metrics,
         "engine": "dask",
         "dask": {
             "n_workers": n_workers,
             "npartitions": int(prepared.npartitions),
             "split_assignment": "seeded uniform draw per partition",
-            "best_iteration_rule": "lowest early-stopping-split log loss over all rounds",
+            "best_iteration_rule": (
+                "lowest early-stopping-split log loss; boosting in blocks of "
+                "early_stopping_rounds rounds (init_model) until the best round is that far "
+                "behind"),
             "monotone_method": (
                 f"basic (asked: {asked_monotone_method}); LightGBM's distributed learning "
                 "supports only the basic method"),

@@ -1192,9 +1192,10 @@ def train_dask(
     What ``covid_risk.train(..., engine="dask")`` runs. The cohort (a Parquet file
     or folder, a Dask DataFrame or a pandas DataFrame) is validated and turned into
     the model matrix on the workers; one ``lightgbm.dask.DaskLGBMClassifier`` per
-    outcome is trained with the local model's LightGBM parameters and cut at the
-    round with the lowest early-stopping-split log loss; calibrators are fitted on
-    the held-out calibration split as :meth:`RiskModel.fit` does. See
+    outcome is trained with the local model's LightGBM parameters, in blocks of
+    ``early_stopping_rounds`` rounds until the early-stopping-split log loss stops
+    improving, and cut at its best round; calibrators are fitted on the held-out
+    calibration split with the same function as :meth:`RiskModel.fit`. See
     :mod:`covid_risk._dask` for the details and how this differs from local
     training.
 
@@ -1211,9 +1212,8 @@ def train_dask(
     random_state : int or None, default=None
         Seed of the split draws and of LightGBM.
     **options
-        Any other :class:`~covid_risk.models.RiskModel` setting. All
-        ``n_estimators`` rounds are trained (LightGBM's Dask interface cannot stop
-        early), so choose it with care.
+        Any other :class:`~covid_risk.models.RiskModel` setting (``refit`` is not
+        supported: the boosters are not refitted on the early-stopping rows).
 
     Returns
     -------
