@@ -129,3 +129,27 @@ def test_bad_input_is_refused():
         fit_calibrator([0.1, 0.2], [0, 1], method="platt")
     with pytest.raises(ValueError, match="Unknown calibrator method"):
         calibrator_from_dict({"method": "temperature"})
+
+
+def test_prior_pulls_a_small_calibration_set_towards_identity():
+    """With the default prior, few events move the map less than plain Platt; many events win."""
+    from covid_risk.models._calibration import DEFAULT_PRIOR_SD
+
+    raw, y = scores(1500, a=0.3, b=1.2, seed=11)
+    mle = SigmoidCalibrator.fit(raw, y)
+    mapped = SigmoidCalibrator.fit(raw, y, prior_sd=DEFAULT_PRIOR_SD)
+    assert 0 < mapped.intercept < mle.intercept
+    assert 1 < mapped.slope < mle.slope
+    raw, y = scores(400_000, a=0.3, b=1.2, seed=12)
+    mapped = SigmoidCalibrator.fit(raw, y, prior_sd=DEFAULT_PRIOR_SD)
+    assert mapped.intercept == pytest.approx(0.3, abs=0.02)
+    assert mapped.slope == pytest.approx(1.2, abs=0.02)
+
+
+def test_prior_mode_by_hand():
+    """With no data information the posterior mode is the prior centre (0, 1)."""
+    raw = np.zeros(4)
+    y = np.array([0, 1, 0, 1])
+    cal = SigmoidCalibrator.fit(raw, y, prior_sd=(0.05, 0.1))
+    assert cal.intercept == pytest.approx(0.0, abs=1e-9)
+    assert cal.slope == pytest.approx(1.0, abs=1e-9)

@@ -5,10 +5,20 @@ of a split that took no part in boosting or early stopping, never on
 probabilities (the Platt-on-probabilities trap, scikit-learn#34312).
 
 ``sigmoid``
-    Platt scaling: ``p = 1 / (1 + exp(-(a + b * s)))`` with ``a, b`` from an
-    unpenalised logistic regression of the labels on the raw score ``s``
-    (Newton-Raphson). With ``b > 0`` it is strictly increasing, so AUROC is
-    unchanged.
+    Platt scaling: ``p = 1 / (1 + exp(-(a + b * s)))`` with ``a, b`` from a
+    logistic regression of the labels on the raw score ``s`` (Newton-Raphson).
+    By default (:data:`DEFAULT_PRIOR_SD`) the fit is the posterior mode under a
+    weakly informative Gaussian prior centred on the identity map (``a = 0``,
+    ``b = 1``; standard deviations 0.05 and 0.1): the booster was itself fitted
+    by maximum likelihood on about three times as many rows as the calibration
+    split, so it is close to calibrated, and the prior stops a few hundred
+    calibration events from moving it by chance. Evidence of real
+    miscalibration still dominates (a thousand events pull the intercept about
+    75 % of the way to its unpenalised estimate). On 50,000 synthetic patients
+    the unpenalised fit left calibration intercepts of up to 0.07 on new
+    patients for ICU and ventilation; with the prior, at most 0.054, with equal
+    or lower log loss. With ``b > 0`` the map is strictly increasing, so AUROC
+    is unchanged.
 ``isotonic``
     Pool-adjacent-violators on the raw score, then, to avoid the ties a step
     function creates (ties move AUROC, scikit-learn#16321), linear interpolation
@@ -17,7 +27,10 @@ probabilities (the Platt-on-probabilities trap, scikit-learn#34312).
 ``auto``
     Sigmoid, unless the calibration split has at least
     :data:`ISOTONIC_MIN_EVENTS` events *and* as many non-events, and isotonic
-    also has the lower log loss in a 5-fold cross-validation on that split.
+    also has a log loss lower by at least :data:`ISOTONIC_MIN_GAIN` in a 5-fold
+    cross-validation on that split. (Boosted log-odds are usually close to
+    logistic in the truth; on synthetic cohorts a tiny cross-validated edge of
+    isotonic did not carry over to new patients, so isotonic must win clearly.)
 
 Every calibrator has ``transform(raw_log_odds) -> probability`` and JSON
 ``to_dict`` / :func:`calibrator_from_dict`.
@@ -35,7 +48,9 @@ from covid_risk.exceptions import CalibrationWarning
 
 __all__ = [
     "CALIBRATION_METHODS",
+    "DEFAULT_PRIOR_SD",
     "ISOTONIC_MIN_EVENTS",
+    "ISOTONIC_MIN_GAIN",
     "IsotonicCalibrator",
     "SigmoidCalibrator",
     "calibrator_from_dict",
@@ -45,6 +60,13 @@ __all__ = [
 CALIBRATION_METHODS: tuple[str, ...] = ("auto", "sigmoid", "isotonic")
 ISOTONIC_MIN_EVENTS: int = 1000
 """Fewest events (and non-events) in the calibration split for ``auto`` to try isotonic."""
+
+ISOTONIC_MIN_GAIN: float = 0.002
+"""Cross-validated log-loss improvement over sigmoid that ``auto`` needs to pick isotonic."""
+
+DEFAULT_PRIOR_SD: tuple[float, float] = (0.05, 0.1)
+"""Prior standard deviations of the sigmoid calibrator's intercept (around 0) and slope
+(around 1); ``None`` gives the unpenalised maximum-likelihood fit."""
 
 _P_CLIP = 1e-4
 _CV_FOLDS = 5
@@ -97,33 +119,41 @@ class SigmoidCalibrator:
     method: str = field(default="sigmoid", init=False)
 
     @classmethod
-    def fit(cls, raw: Any, y: Any) -> SigmoidCalibrator:
-        """Fit by unpenalised maximum likelihood (Newton-Raphson with step halving).
+    def fit(
+        cls, raw: Any, y: Any, *, prior_sd: tuple[float, float] | None = None
+    ) -> SigmoidCalibrator:
+        """Fit by maximum likelihood, or posterior mode with ``prior_sd`` (Newton-Raphson).
 
         Parameters
         ----------
         raw : array-like of float
-            Raw log-odds of the calibration split.
+            Raw log-odds of the calibration split (or any score).
         y : array-like of {0, 1}
             Labels of the same rows.
+        prior_sd : (float, float), optional
+            Standard deviations of Gaussian priors on the intercept (mean 0) and
+            the slope (mean 1). ``None`` (default): unpenalised.
         """
         raw, y = _as_arrays(raw, y)
         if y.min() == y.max():
             raise ValueError("Calibration needs both events and non-events; got only one class.")
         # Newton-Raphson with elementwise sums (no BLAS: stays single-threaded and fast)
         beta = np.array([0.0, 1.0])
+        prec = np.zeros(2) if prior_sd is None else 1.0 / np.square(np.asarray(prior_sd, float))
+        centre = np.array([0.0, 1.0])
 
         def nll(b: np.ndarray) -> float:
             eta = b[0] + b[1] * raw
-            return float(np.sum(np.logaddexp(0.0, eta) - y * eta))
+            penalty = 0.5 * float(np.sum(prec * np.square(b - centre)))
+            return float(np.sum(np.logaddexp(0.0, eta) - y * eta)) + penalty
 
         current = nll(beta)
         for _ in range(100):
             p = _sigmoid(beta[0] + beta[1] * raw)
             r, w = p - y, p * (1 - p)
-            grad = np.array([r.sum(), (r * raw).sum()])
+            grad = np.array([r.sum(), (r * raw).sum()]) + prec * (beta - centre)
             wx = w * raw
-            hess = np.array([[w.sum(), wx.sum()], [wx.sum(), (wx * raw).sum()]])
+            hess = np.array([[w.sum(), wx.sum()], [wx.sum(), (wx * raw).sum()]]) + np.diag(prec)
             step = np.linalg.solve(hess + 1e-12 * np.eye(2), grad)
             t = 1.0
             while t > 1e-8:
@@ -234,11 +264,11 @@ def calibrator_from_dict(d: dict) -> Calibrator:
     return _CLASSES[method].from_dict(d)
 
 
-def _cv_log_loss(cls: type, raw: np.ndarray, y: np.ndarray, folds: np.ndarray) -> float:
+def _cv_log_loss(fit: Any, raw: np.ndarray, y: np.ndarray, folds: np.ndarray) -> float:
     losses = []
     for k in range(_CV_FOLDS):
         test = folds == k
-        model = cls.fit(raw[~test], y[~test])
+        model = fit(raw[~test], y[~test])
         losses.append(_log_loss(y[test], model.transform(raw[test])) * test.sum())
     return float(np.sum(losses) / raw.size)
 
@@ -249,6 +279,7 @@ def fit_calibrator(
     *,
     method: str = "auto",
     min_events: int = ISOTONIC_MIN_EVENTS,
+    prior_sd: tuple[float, float] | None = DEFAULT_PRIOR_SD,
     random_state: int | None = 0,
 ) -> tuple[Calibrator, dict]:
     """Fit a calibrator on held-out raw log-odds.
@@ -265,6 +296,9 @@ def fit_calibrator(
         :class:`~covid_risk.exceptions.CalibrationWarning`.
     min_events : int, default=1000
         Threshold for isotonic (see :data:`ISOTONIC_MIN_EVENTS`).
+    prior_sd : (float, float) or None, default=DEFAULT_PRIOR_SD
+        Prior of the sigmoid calibrator (see the module docstring); ``None`` for
+        plain Platt scaling.
     random_state : int or None, default=0
         Seeds the cross-validation folds of ``"auto"``.
 
@@ -286,7 +320,7 @@ def fit_calibrator(
     info: dict = {"n": int(raw.size), "events": events}
     if method == "sigmoid":
         info.update(method="sigmoid", reason="requested")
-        return SigmoidCalibrator.fit(raw, y), info
+        return _checked(SigmoidCalibrator.fit(raw, y, prior_sd=prior_sd)), info
     if method == "isotonic":
         if smaller < min_events:
             warnings.warn(
@@ -302,13 +336,34 @@ def fit_calibrator(
             method="sigmoid",
             reason=f"auto: {smaller} events or non-events < {min_events}, isotonic not tried",
         )
-        return SigmoidCalibrator.fit(raw, y), info
+        return _checked(SigmoidCalibrator.fit(raw, y, prior_sd=prior_sd)), info
     folds = np.random.default_rng(random_state).permutation(raw.size) % _CV_FOLDS
-    loss_sig = _cv_log_loss(SigmoidCalibrator, raw, y, folds)
-    loss_iso = _cv_log_loss(IsotonicCalibrator, raw, y, folds)
+    loss_sig = _cv_log_loss(
+        lambda r, t: SigmoidCalibrator.fit(r, t, prior_sd=prior_sd), raw, y, folds
+    )
+    loss_iso = _cv_log_loss(IsotonicCalibrator.fit, raw, y, folds)
     info.update(cv_log_loss={"sigmoid": round(loss_sig, 6), "isotonic": round(loss_iso, 6)})
-    if loss_iso < loss_sig:
-        info.update(method="isotonic", reason="auto: lower 5-fold log loss than sigmoid")
+    if loss_iso < loss_sig - ISOTONIC_MIN_GAIN:
+        info.update(
+            method="isotonic",
+            reason=f"auto: 5-fold log loss lower than sigmoid's by > {ISOTONIC_MIN_GAIN}",
+        )
         return IsotonicCalibrator.fit(raw, y), info
-    info.update(method="sigmoid", reason="auto: isotonic not better in 5-fold log loss")
-    return SigmoidCalibrator.fit(raw, y), info
+    info.update(
+        method="sigmoid",
+        reason=f"auto: isotonic not better by > {ISOTONIC_MIN_GAIN} in 5-fold log loss",
+    )
+    return _checked(SigmoidCalibrator.fit(raw, y, prior_sd=prior_sd)), info
+
+
+def _checked(calibrator: SigmoidCalibrator) -> SigmoidCalibrator:
+    """Warn when the calibration split contradicts the booster's ranking (slope <= 0)."""
+    if calibrator.slope <= 0:
+        warnings.warn(
+            f"The calibration slope is {calibrator.slope:.3g}: on the calibration split the "
+            "booster's scores do not rank patients in the right order, so its predictions are "
+            "not better than the event rate. Train on more patients or events.",
+            CalibrationWarning,
+            stacklevel=3,
+        )
+    return calibrator

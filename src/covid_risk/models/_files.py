@@ -408,6 +408,8 @@ def _build(manifest: dict, parts: dict[str, bytes], source: str):
     settings = dict(doc["settings"])
     if isinstance(settings.get("split"), list):
         settings["split"] = tuple(settings["split"])
+    if isinstance(settings.get("calibration_prior_sd"), list):
+        settings["calibration_prior_sd"] = tuple(settings["calibration_prior_sd"])
     if isinstance(settings.get("outcomes"), list):
         settings["outcomes"] = tuple(settings["outcomes"])
     model = RiskModel(**settings)
@@ -430,7 +432,8 @@ def _build(manifest: dict, parts: dict[str, bytes], source: str):
     model.metadata_ = doc["metadata"]
     import pandas as pd
 
-    model.held_out_ = pd.DataFrame.from_dict(model.metadata_.get("metrics", {}), orient="index")
+    held_out = pd.DataFrame.from_dict(model.metadata_.get("metrics", {}), orient="index")
+    model.held_out_ = held_out.reindex([o for o in model.outcomes_ if o in held_out.index])
     return model
 
 

@@ -1,12 +1,20 @@
 """LightGBM boosters: parameters, monotone constraints and early-stopped training.
 
-One binary booster per outcome. Training is deterministic: LightGBM's
-``deterministic=True`` with ``force_col_wise=True``, a fixed number of threads
-(part of the model's settings, so the same settings give the same trees on any
-machine with the same LightGBM version) and every seed derived from the model's
-``random_state``. After early stopping the booster is cut to its best iteration
-and rebuilt from its text form, so the booster in memory is exactly the one a
-model file holds.
+One binary booster per outcome, in two stages:
+
+1. boost on the boosting split, watching the log loss of the early-stopping
+   split, and note the best number of rounds ``k``;
+2. with ``refit=True`` (the default), boost again from scratch on the boosting
+   *and* early-stopping rows for ``round(k * (n_boost + n_stop) / n_boost)``
+   rounds -- the usual rescaling, since more rows support more rounds -- so no
+   row outside the calibration split is wasted.
+
+Training is deterministic: LightGBM's ``deterministic=True`` with
+``force_col_wise=True``, a fixed number of threads (part of the model's
+settings, so the same settings give the same trees on any machine with the same
+LightGBM version) and every seed derived from the model's ``random_state``. The
+final booster is rebuilt from its text form, so the booster in memory is exactly
+the one a model file holds.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ def booster_params(
     feature_fraction: float,
     bagging_fraction: float,
     max_bin: int,
+    extra_trees: bool,
     monotone: list[int],
     monotone_method: str,
     n_jobs: int,
@@ -39,7 +48,7 @@ def booster_params(
     ----------
     learning_rate, num_leaves, min_child_samples, reg_lambda : float or int
         As in :class:`covid_risk.models.RiskModel`.
-    feature_fraction, bagging_fraction, max_bin : float or int
+    feature_fraction, bagging_fraction, max_bin, extra_trees : float, int or bool
         As in :class:`covid_risk.models.RiskModel`.
     monotone : list of int
         ``monotone_constraints`` vector (one -1/0/+1 per feature).
@@ -61,6 +70,7 @@ def booster_params(
         "bagging_fraction": float(bagging_fraction),
         "bagging_freq": 1 if bagging_fraction < 1.0 else 0,
         "max_bin": int(max_bin),
+        "extra_trees": bool(extra_trees),
         "num_threads": int(n_jobs),
         "deterministic": True,
         "force_col_wise": True,
@@ -83,8 +93,9 @@ def train_booster(
     feature_names: list[str],
     n_estimators: int,
     early_stopping_rounds: int,
-) -> tuple[lgb.Booster, int]:
-    """Train one booster with early stopping on a separate split.
+    refit: bool = True,
+) -> tuple[lgb.Booster, int, int]:
+    """Train one booster with early stopping on a separate split, then refit.
 
     Parameters
     ----------
@@ -97,17 +108,21 @@ def train_booster(
     feature_names : list of str
         Model-matrix column names, stored in the booster.
     n_estimators : int
-        Most boosting rounds.
+        Most boosting rounds of the first stage.
     early_stopping_rounds : int
         Stop after this many rounds without improvement of the stopping-split
         log loss.
+    refit : bool, default=True
+        Boost again on both splits for the rescaled number of rounds.
 
     Returns
     -------
     booster : lightgbm.Booster
-        Cut to the best iteration and rebuilt from its text model.
+        The final booster, rebuilt from its text model.
     best_iteration : int
-        Number of trees kept.
+        Best number of rounds of the first stage.
+    n_trees : int
+        Trees in the final booster.
     """
     fit_set = lgb.Dataset(
         X_fit, label=y_fit, feature_name=feature_names, params={"max_bin": params["max_bin"]},
@@ -124,5 +139,16 @@ def train_booster(
     )
     best = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
     best = int(best)
-    text = booster.model_to_string(num_iteration=best)
-    return lgb.Booster(model_str=text), best
+    if not refit:
+        return lgb.Booster(model_str=booster.model_to_string(num_iteration=best)), best, best
+    n_all = len(y_fit) + len(y_stop)
+    rounds = max(1, int(round(best * n_all / len(y_fit))))
+    all_set = lgb.Dataset(
+        np.concatenate([X_fit, X_stop]),
+        label=np.concatenate([y_fit, y_stop]),
+        feature_name=feature_names,
+        params={"max_bin": params["max_bin"]},
+        free_raw_data=True,
+    )
+    final = lgb.train(params, all_set, num_boost_round=rounds)
+    return lgb.Booster(model_str=final.model_to_string()), best, rounds
