@@ -14,6 +14,15 @@ def test_same_cohort_and_seed_give_identical_bytes(admission_cohort, fast):
     assert a.to_bytes(hmac_key=b"") == b.to_bytes(hmac_key=b"")
 
 
+def test_the_thread_count_does_not_change_the_file(admission_cohort, fast):
+    """One or two LightGBM threads give the same trees and so the same bytes."""
+    small = admission_cohort.head(2000)
+    a = train(small, outcomes=["death"], random_state=3, n_jobs=1, **fast)
+    b = train(small, outcomes=["death"], random_state=3, n_jobs=2, **fast)
+    assert a.to_bytes(hmac_key=b"") == b.to_bytes(hmac_key=b"")
+    assert b"[num_threads: 0]" in a.to_bytes(hmac_key=b"")
+
+
 def test_another_seed_gives_another_model(admission_cohort, fast):
     """A different random_state changes the splits and so the file."""
     a = train(admission_cohort, outcomes=["death"], random_state=7, **fast)

@@ -274,3 +274,25 @@ def test_errors_are_model_file_errors(tmp_path):
     assert issubclass(ModelIntegrityError, ValueError)
     with pytest.raises(FileNotFoundError, match="No model file"):
         load(tmp_path / "missing.crmodel")
+
+
+@pytest.mark.parametrize("damage", ["cut", "tree-dropped", "features"])
+def test_a_damaged_booster_with_recomputed_hashes_is_refused_before_parsing(data, tmp_path, damage):
+    """A booster cut short, missing a tree or declaring other features never reaches LightGBM."""
+    manifest, _, payload = split(data)
+    start, size = part_offset(data, "boosters/death.txt")
+    text = data[start : start + size].decode()
+    if damage == "cut":
+        bad = text[: len(text) // 2]
+    elif damage == "tree-dropped":
+        i, j = text.index("\nTree=1\n"), text.index("\nTree=2\n")
+        bad = text[:i] + text[j:]
+    else:
+        bad = text.replace("max_feature_idx=", "max_feature_idx=1", 1)
+    offset = start - (len(data) - len(payload))
+    new_payload = payload[:offset] + bad.encode() + payload[offset + size :]
+    for entry in manifest["parts"]:
+        if entry["name"] == "boosters/death.txt":
+            entry.update(size=len(bad.encode()), sha256=hashlib.sha256(bad.encode()).hexdigest())
+    with pytest.raises(ModelIntegrityError, match="booster of 'death'"):
+        load(write(tmp_path, rebuild(manifest, new_payload)), hmac_key=b"")

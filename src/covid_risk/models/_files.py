@@ -47,7 +47,14 @@ Byte identity
 -------------
 Every part is written deterministically (sorted-key JSON, LightGBM text), and
 nothing time-dependent is written unless the model's ``created`` setting asks
-for it, so the same cohort and seed give the same bytes.
+for it, so the same cohort and seed give the same bytes. The thread count is not
+written either: in LightGBM's deterministic mode the trees do not depend on it
+(each booster text records ``num_threads: 0`` and ``n_jobs`` is left out of the
+settings), so training with 1 or 2 threads gives the same file.
+
+Booster texts are also checked structurally (:func:`check_booster_text`) before
+LightGBM parses them, because its parser aborts the process on some damaged
+texts instead of raising.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import struct
 import tempfile
 from pathlib import Path
@@ -77,6 +85,7 @@ __all__ = [
     "FORMAT_VERSION",
     "KEY_ENV",
     "MAGIC",
+    "check_booster_text",
     "load",
     "load_bytes",
     "model_to_bytes",
@@ -120,6 +129,7 @@ def model_to_bytes(model: Any, *, hmac_key: str | bytes | None = None) -> bytes:
     from covid_risk.models._risk_model import _jsonable
 
     settings = _jsonable(model.get_params())
+    settings.pop("n_jobs", None)  # a runtime choice: the trees do not depend on it
     parts: list[tuple[str, bytes]] = [
         (
             "model.json",
@@ -358,6 +368,44 @@ def read_manifest(path: Any, *, hmac_key: str | bytes | None = b"") -> dict:
     return manifest
 
 
+_TREE_SIZES = re.compile(r"^tree_sizes=([0-9 ]*)$", re.MULTILINE)
+_MAX_FEATURE = re.compile(r"^max_feature_idx=([0-9]+)$", re.MULTILINE)
+
+
+def check_booster_text(text: str, n_features: int, where: str) -> None:
+    """Check a LightGBM text model's structure before LightGBM parses it.
+
+    LightGBM's parser aborts the whole process on some malformed texts (a cut
+    model, for one), so a text whose hash was recomputed after damage must be
+    caught here: it must start like a LightGBM model, declare ``n_features``
+    features, hold exactly the trees its ``tree_sizes`` line announces (byte
+    for byte up to ``end of trees``) and end with its parameters. This catches
+    accidents; against deliberate tampering, sign the file.
+    """
+    problem = None
+    sizes_match = _TREE_SIZES.search(text)
+    feature_match = _MAX_FEATURE.search(text)
+    start = text.find("\nTree=0\n")
+    end = text.find("\nend of trees\n")
+    if not text.startswith("tree\nversion="):
+        problem = "does not start like a LightGBM text model"
+    elif sizes_match is None or feature_match is None:
+        problem = "has no tree_sizes or max_feature_idx line"
+    elif int(feature_match.group(1)) != n_features - 1:
+        problem = f"declares {int(feature_match.group(1)) + 1} features, not {n_features}"
+    elif start < 0 or end < start:
+        problem = "is cut: its trees are incomplete"
+    else:
+        sizes = [int(v) for v in sizes_match.group(1).split()]
+        body = text[start + 1 : end + 1].encode("utf-8")
+        if len(sizes) != text.count("\nTree=") or sum(sizes) != len(body):
+            problem = "holds trees that do not match its tree_sizes line"
+        elif "\nend of parameters\n" not in text[end:]:
+            problem = "is cut: its parameters are incomplete"
+    if problem:
+        raise ModelIntegrityError(f"{where} {problem}; the file is damaged.")
+
+
 def load_bytes(data: bytes, *, hmac_key: str | bytes | None = None, source: str = "The data"):
     """Build a :class:`RiskModel` from model-file bytes (see :func:`load`)."""
     data = bytes(data)
@@ -405,6 +453,17 @@ def _build(manifest: dict, parts: dict[str, bytes], source: str):
                 f"{source}: calibrators/{outcome}.json holds the calibrator of "
                 f"{cal.get('outcome')!r}; parts were swapped."
             )
+    texts = {}
+    for outcome in manifest["outcomes"]:
+        try:
+            texts[outcome] = parts[f"boosters/{outcome}.txt"].decode("utf-8")
+        except UnicodeDecodeError:
+            raise ModelIntegrityError(
+                f"{source}: the booster of {outcome!r} is not text."
+            ) from None
+        check_booster_text(
+            texts[outcome], len(doc["feature_names"]), f"{source}: the booster of {outcome!r}"
+        )
     settings = dict(doc["settings"])
     if isinstance(settings.get("split"), list):
         settings["split"] = tuple(settings["split"])
@@ -415,7 +474,7 @@ def _build(manifest: dict, parts: dict[str, bytes], source: str):
     model = RiskModel(**settings)
     boosters = {}
     for outcome in manifest["outcomes"]:
-        booster = lgb.Booster(model_str=parts[f"boosters/{outcome}.txt"].decode("utf-8"))
+        booster = lgb.Booster(model_str=texts[outcome])
         if tuple(booster.feature_name()) != tuple(doc["feature_names"]):
             raise ModelIntegrityError(
                 f"{source}: the booster of {outcome!r} has features that differ from the model's."

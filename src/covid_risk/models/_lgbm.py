@@ -19,12 +19,26 @@ the one a model file holds.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
-__all__ = ["booster_params", "train_booster"]
+__all__ = ["booster_params", "canonical_text", "train_booster"]
+
+_THREADS = re.compile(r"^\[num_threads: [0-9]+\]$", re.MULTILINE)
+
+
+def canonical_text(booster: lgb.Booster, num_iteration: int | None = None) -> str:
+    """Return the booster's text model with the thread count written as 0.
+
+    In deterministic mode the trees do not depend on the number of threads, so
+    the text should not either: ``[num_threads: N]`` becomes ``[num_threads: 0]``
+    (LightGBM's "default"), and the same cohort and seed give the same file
+    whatever ``n_jobs`` was.
+    """
+    return _THREADS.sub("[num_threads: 0]", booster.model_to_string(num_iteration=num_iteration))
 
 
 def booster_params(
@@ -140,7 +154,7 @@ def train_booster(
     best = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
     best = int(best)
     if not refit:
-        return lgb.Booster(model_str=booster.model_to_string(num_iteration=best)), best, best
+        return lgb.Booster(model_str=canonical_text(booster, best)), best, best
     n_all = len(y_fit) + len(y_stop)
     rounds = max(1, int(round(best * n_all / len(y_fit))))
     all_set = lgb.Dataset(
@@ -151,4 +165,4 @@ def train_booster(
         free_raw_data=True,
     )
     final = lgb.train(params, all_set, num_boost_round=rounds)
-    return lgb.Booster(model_str=final.model_to_string()), best, rounds
+    return lgb.Booster(model_str=canonical_text(final)), best, rounds

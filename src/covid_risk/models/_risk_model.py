@@ -287,8 +287,10 @@ class RiskModel(BaseEstimator):
         as precise as the events it sees (on 50,000 patients, ICU and VTE have a
         few thousand); the trees still see 75 % of the rows after the refit.
     n_jobs : int, default=1
-        LightGBM threads for training. Fixed rather than "all cores" because the
-        trees can depend on the thread count; this keeps training reproducible.
+        LightGBM threads for training. In LightGBM's deterministic mode the trees
+        do not depend on it, so it is not saved in model files (a loaded model
+        has the default). One thread is the default because on a busy machine
+        spinning OpenMP threads can make training many times slower.
     created : str, datetime, "now" or None, default=None
         Creation time stored in the metadata. ``None`` takes it from the
         ``SOURCE_DATE_EPOCH`` environment variable or the cohort's
@@ -559,6 +561,7 @@ class RiskModel(BaseEstimator):
         params = _jsonable(self.get_params())
         params["random_state"] = seed
         params["created"] = None
+        params.pop("n_jobs", None)  # the trees do not depend on it (deterministic mode)
         return {
             "library": "covid_risk",
             "library_version": self.version_,
