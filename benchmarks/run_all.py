@@ -45,16 +45,20 @@ STEPS = ("generator", "training", "peer", "latency", "models", "batch")
 
 
 def _full_args(step: str, model: str | None, shared: Path) -> list[str]:
-    """Arguments of each step in the full run (about 20 minutes on 2 idle cores)."""
+    """Arguments of each step in the full run (about 30 minutes on a shared 2-core machine).
+
+    Training the death model on 1,000,000 patients takes about half of it.
+    """
     with_model = ["--model", model] if model else []
     trained = ["--trained", str(shared)] if (shared / "training.json").is_file() else []
     return {
         "generator": ["--repeats", "3"],
-        "training": ["--sizes", "10000", "100000", "1000000", "--repeats", "3", "2", "1",
+        "training": ["--sizes", "10000", "100000", "1000000", "--repeats", "3", "1", "1",
                      "--peer-max", "100000", "--save-dir", str(shared), "--save-size", "100000"],
-        "peer": ["--n-train", "100000", "--n-test", "50000", "--repeats-training", "2",
+        "peer": ["--n-train", "100000", "--n-test", "50000", "--repeats-training", "1",
+                 "--peer-patients", "100", "--batch-rows", "20000", "--shap-rows", "1000",
                  *trained],
-        "latency": with_model,
+        "latency": [*with_model, "--shap-rows", "2000"],
         "models": [],
         "batch": ["--rows", "500000", "--small-rows", "100000", *with_model],
     }[step]

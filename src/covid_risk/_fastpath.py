@@ -452,6 +452,7 @@ def _idle_core() -> bool:
         _LOAD_CHECK[:] = [now, load < _CORES]
     return bool(_LOAD_CHECK[1])
 
+
 _POOL = None
 _POOL_LOCK = threading.Lock()
 _POOL_CREATE = threading.Lock()
