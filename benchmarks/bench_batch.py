@@ -156,10 +156,12 @@ def _warm_path(small: Path) -> Path:
     return small.with_name(small.stem + "_warm.parquet")
 
 
-def local_run(model: Path, src: Path, dst: Path, chunk_rows: int) -> dict:
+def local_run(model: Path, src: Path, dst: Path, chunk_rows: int,
+              env: dict | None = None) -> dict:
     """Run score_file in a fresh process and return its report (with peak RSS)."""
     proc = subprocess.run([sys.executable, "-c", CHILD, str(model), str(src), str(dst),
-                           str(chunk_rows)], capture_output=True, text=True, check=False)
+                           str(chunk_rows)], capture_output=True, text=True, check=False,
+                          env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         raise RuntimeError(f"scoring run failed:\n{proc.stderr[-3000:]}")
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
@@ -169,7 +171,10 @@ def local_run(model: Path, src: Path, dst: Path, chunk_rows: int) -> dict:
 
 def anonymise(result: dict) -> dict:
     """Keep only file names in the reports (no machine paths in committed results)."""
-    for run in [*result.get("local", []), *result.get("dask", [])]:
+    runs = [*result.get("local", []), *result.get("dask", [])]
+    if result.get("local_system_pool"):
+        runs.append(result["local_system_pool"])
+    for run in runs:
         for key in ("source", "destination", "rejects"):
             if key in run:
                 run[key] = Path(run[key]).name
@@ -226,6 +231,21 @@ def _same_results(a: Path, b: Path) -> bool:
     return pd.read_parquet(a).equals(pd.read_parquet(b))
 
 
+def _trace_lines(run: dict, label: str) -> list[str]:
+    """Resident memory after each chunk, summarised by thirds of the run."""
+    trace = run.get("rss_after_each_chunk_mb") or []
+    if len(trace) < 9:
+        return []
+    third = len(trace) // 3
+    parts = [trace[:third], trace[third:2 * third], trace[2 * third:]]
+    means = [sum(p) / len(p) for p in parts]
+    return [
+        f"Resident memory after each of the {len(trace)} chunks ({label}): mean "
+        f"{means[0]:,.0f} MB over the first third, {means[1]:,.0f} MB over the second, "
+        f"{means[2]:,.0f} MB over the last (lowest {min(trace):,.0f}, highest "
+        f"{max(trace):,.0f}).", ""]
+
+
 def markdown(res: dict) -> str:
     """The results as a Markdown page."""
     g = res["generation"]
@@ -261,14 +281,15 @@ def markdown(res: dict) -> str:
             f"{r['baseline_rss_mb']:,.0f} | {r['peak_rss_mb']:,.0f} | "
             f"{r['peak_rss_mb'] - r['baseline_rss_mb']:,.0f} |")
     lines += ["", res["memory_conclusion"], ""]
-    trace = res["local"][0]["rss_after_each_chunk_mb"]
-    if len(trace) >= 10:
-        marks = sorted({1, 2, 5, 10, len(trace) // 2, len(trace) - 1, len(trace)})
+    lines += _trace_lines(res["local"][0], "Arrow's default memory pool "
+                          f"({res.get('arrow_pool', 'mimalloc')})")
+    if res.get("local_system_pool"):
+        r = res["local_system_pool"]
         lines += [
-            f"Resident memory after chunk k of the {res['local'][0]['rows_read']:,}-row run "
-            "(MB): " + ", ".join(f"k={k}: {trace[k - 1]:,.0f}" for k in marks)
-            + f". Highest in the first half {max(trace[: len(trace) // 2]):,.0f}, in the second "
-            f"half {max(trace[len(trace) // 2:]):,.0f}: flat, no growth with rows read.", ""]
+            "The same run with `ARROW_DEFAULT_MEMORY_POOL=system` (Arrow allocating with the "
+            f"C library's malloc): {r['seconds']:,.0f} s, baseline {r['baseline_rss_mb']:,.0f} MB, "
+            f"peak {r['peak_rss_mb']:,.0f} MB.", ""]
+        lines += _trace_lines(r, "the system memory pool")
     big = res["local"][0]
     if big["rows_rejected"]:
         fields = ", ".join(f"{k} {v:,}" for k, v in big["reject_fields"].items())
@@ -315,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None,
                         help="model file (default: the bundled admission model)")
     parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument("--system-pool", action="store_true",
+                        help="score the big file once more with ARROW_DEFAULT_MEMORY_POOL=system")
     parser.add_argument("--quick", action="store_true",
                         help="write results as bench_batch_quick.* (a smoke run)")
     args = parser.parse_args(argv)
@@ -349,6 +372,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scoring {big.name} with chunk_rows={args.chunk_rows:,}", file=sys.stderr, flush=True)
     runs["big"] = local_run(model_path, big, workdir / f"out_{big.stem}.parquet",
                             args.chunk_rows)
+    if args.system_pool:
+        print("scoring it again with Arrow's system memory pool", file=sys.stderr, flush=True)
+        result["local_system_pool"] = local_run(
+            model_path, big, workdir / f"out_{big.stem}_system.parquet", args.chunk_rows,
+            env={"ARROW_DEFAULT_MEMORY_POOL": "system"})
+    import pyarrow as pa
+
+    result["arrow_pool"] = pa.default_memory_pool().backend_name
     big_run, small_run, quarter = runs["big"], runs["small"], runs["quarter"]
     result["local"] = [big_run, small_run, quarter]
     per_row_kb = (big_run["peak_rss_mb"] - big_run["baseline_rss_mb"]) / args.chunk_rows * 1e3
