@@ -46,6 +46,9 @@ _EXPORTS: dict[str, str] = {
     "load": "covid_risk.models",
     "RiskModel": "covid_risk.models",
     "default_model": "covid_risk.models",
+    "fit_baselines": "covid_risk.models",
+    "LogisticBaseline": "covid_risk.models",
+    "ClinicalScoreBaseline": "covid_risk.models",
     # one patient, explanations
     "predict_risk": "covid_risk.api",
     "RiskPrediction": "covid_risk.api",
