@@ -4,7 +4,7 @@ Usage::
 
     python -m benchmarks.run_all             # the full suite (``make bench``)
     python -m benchmarks.run_all --quick     # smoke run with tiny sizes (a few minutes)
-    python -m benchmarks.run_all --only latency peer
+    python -m benchmarks.run_all --only latency peer   # re-run two steps, keep the others
 
 Steps (each writes its own ``results/<name>.json``; a step that crashes is reported
 and the others still run; the exit code is 1 if a step crashed -- targets that are not
@@ -218,9 +218,12 @@ def results_markdown(out: Path, run_info: dict) -> str:
         if md.is_file():  # their headings one level down, under this page's title
             text = md.read_text().strip().splitlines()
             lines += ["#" + t if t.startswith("#") else t for t in text] + [""]
-    lines += ["## Steps", "", "| step | seconds | status |", "|---|---|---|"]
+    lines += ["## Steps", "", "| step | started (UTC) | commit | seconds | status |",
+              "|---|---|---|---|---|"]
     for step, info in run_info["steps"].items():
-        lines.append(f"| {step} | {info.get('seconds', '')} | {info['status']} |")
+        lines.append(f"| {step} | {info.get('started', run_info['started'])} | "
+                     f"{info.get('git', m.get('git'))} | {info.get('seconds', '')} | "
+                     f"{info['status']} |")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -235,10 +238,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     steps = [s for s in (args.only or STEPS) if s not in args.skip]
-    run_info: dict[str, Any] = {
-        "started": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-        "quick": args.quick, "machine": machine(), "steps": {},
-    }
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    run_info: dict[str, Any] = {"started": now, "quick": args.quick, "machine": machine(),
+                                "steps": {}}
+    previous = _load("run_all", args.out)
+    if args.only and previous and previous.get("quick") == args.quick:
+        # re-running some steps: keep the record of the others (each step says when it ran)
+        run_info["started"] = previous["started"]
+        run_info["machine"] = previous["machine"]
+        run_info["steps"] = previous["steps"]
     model, origin = (None, "") if not {"latency", "batch"} & set(steps) else _model_file(
         args.quick)
     run_info["model"] = origin
@@ -262,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         failed = failed or status.startswith("failed")
         run_info["steps"][step] = {"seconds": round(time.perf_counter() - t, 1),
-                                   "status": status.splitlines()[0][:300]}
+                                   "status": status.splitlines()[0][:300], "started": now,
+                                   "git": machine().get("git")}
     run_info["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     run_info["targets"] = targets(args.out)
     write_json("run_all", run_info, args.out)

@@ -464,22 +464,20 @@ def _predict_frame(
 def _from_fast(result: Any, model: Any, setting: str) -> RiskPrediction:
     """Turn a :class:`covid_risk._fastpath.FastResult` into the public result."""
     values = result.values
-    missing = [
-        f for f in IMPORTANT_FIELDS.get(setting, ()) if not values.get(f, math.nan) == values.get(
-            f, math.nan)
-    ]
-    risks = tuple(
-        OutcomeRisk(
-            outcome=r.outcome, label=FIELDS[r.outcome].label, probability=r.probability,
-            band=risk_band(r.probability),
-            raising=tuple(Factor(*f) for f in r.raising),
-            lowering=tuple(Factor(*f) for f in r.lowering),
-            baseline_probability=r.baseline_probability, note=r.note,
-        )
-        for r in result.outcomes
-    )
-    return RiskPrediction(setting=setting, risks=risks, model_version=_model_version(model),
-                          warnings=tuple(_missing_text(setting, missing)))
+    nan = math.nan
+    missing = [f for f in IMPORTANT_FIELDS.get(setting, ()) if values.get(f, nan) != values.get(
+        f, nan)]
+    risks = []
+    for r in result.outcomes:
+        p = r.probability
+        risks.append(OutcomeRisk(
+            r.outcome, FIELDS[r.outcome].label, p, risk_band(p),
+            tuple([Factor(*f) for f in r.raising]) if r.raising else (),
+            tuple([Factor(*f) for f in r.lowering]) if r.lowering else (),
+            r.baseline_probability, r.note,
+        ))
+    return RiskPrediction(setting, tuple(risks), _model_version(model),
+                          tuple(_missing_text(setting, missing)))
 
 
 def predict_risk(
