@@ -251,6 +251,19 @@ def run_child(target: str, timeout: float | None = None, **kwargs: Any) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
+def settings(args: Any) -> dict:
+    """Command-line settings for the results, with folders and files by name only.
+
+    Results are committed; a machine's paths do not belong in them.
+    """
+    out = {}
+    for k, v in vars(args).items():
+        if isinstance(v, Path) or (isinstance(v, str) and os.sep in v):
+            v = Path(v).name
+        out[k] = v
+    return out
+
+
 def write_json(name: str, data: dict, out: Path | None = None) -> Path:
     """Write ``results/<name>.json`` (pretty, keys in insertion order)."""
     folder = RESULTS if out is None else Path(out)

@@ -54,6 +54,7 @@ from benchmarks._common import (
     patients_as_dicts,
     ratio,
     run_child,
+    settings,
     time_calls,
     to_score,
     write_json,
@@ -246,8 +247,7 @@ def single_patient(model: Any, args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> dict:
     """Run the benchmark and return the results."""
     res: dict[str, Any] = {"benchmark": "bench_latency", "machine": machine(),
-                           "settings": {k: (str(v) if isinstance(v, Path) else v)
-                                        for k, v in vars(args).items()}}
+                           "settings": settings(args)}
     model, origin = bench_model(args.model, quick=args.quick)
     res["model"] = {"origin": origin, **model_facts(model)}
     _log(f"model ready: {origin}")

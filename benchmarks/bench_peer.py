@@ -58,6 +58,7 @@ from benchmarks._common import (
     patients_as_dicts,
     ratio,
     run_child,
+    settings,
     time_calls,
     to_score,
     write_json,
@@ -279,8 +280,7 @@ def run(args: argparse.Namespace) -> dict:
 
     setting = "admission"
     res: dict[str, Any] = {"benchmark": "bench_peer", "machine": machine(),
-                           "settings": vars(args).copy()}
-    res["settings"]["out"] = str(args.out)
+                           "settings": settings(args)}
     work = Path(tempfile.mkdtemp(prefix="covid_risk_bench_peer_"))
 
     # training: each run in a fresh process (time and peak memory)

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import machine, ratio, run_child, write_json
+from benchmarks._common import machine, ratio, run_child, settings, write_json
 
 SEED = 1001
 _START = time.perf_counter()
@@ -74,8 +74,7 @@ def _repeats(args: argparse.Namespace) -> list[int]:
 def run(args: argparse.Namespace) -> dict:
     """Run the benchmark and return the results."""
     res: dict[str, Any] = {"benchmark": "bench_training", "machine": machine(),
-                           "settings": {k: (str(v) if isinstance(v, Path) else v)
-                                        for k, v in vars(args).items()}}
+                           "settings": settings(args)}
     sizes: dict[str, Any] = {}
     repeats = _repeats(args)
     if len(repeats) != len(args.sizes):
