@@ -440,3 +440,23 @@ def test_folder_of_parquet_files_is_read_in_path_order(model, patients, tmp_path
     _quiet_score(tmp_path / "one.parquet", tmp_path / "from_file.csv", model=model,
                  chunk_rows=128)
     assert (tmp_path / "from_folder.csv").read_bytes() == (tmp_path / "from_file.csv").read_bytes()
+
+
+def test_reading_holds_one_row_group_not_the_whole_file(patients, tmp_path):
+    """While chunks stream through a 30-row-group file, Arrow holds far less than the file."""
+    from pathlib import Path
+
+    from covid_risk.batch import iter_chunks
+
+    path = Path(tmp_path) / "many_groups.parquet"
+    pq.write_table(pa.Table.from_pandas(patients, preserve_index=False), path,
+                   row_group_size=50)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 30
+    base = pa.total_allocated_bytes()
+    held = []
+    for table in iter_chunks(path, "parquet", list(patients.columns), 100):
+        del table
+        held.append(pa.total_allocated_bytes() - base)
+    # one reader for the whole file pre-buffers (and keeps) all of it: ~75 % of its size
+    assert len(held) == 15
+    assert max(held) < 0.35 * path.stat().st_size

@@ -518,13 +518,21 @@ def _iter_csv(src: Path, read: Sequence[str]) -> Iterator[pa.RecordBatch]:
 
 
 def _iter_parquet(src: Path, read: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Record batches of every row group in turn, with a fresh reader per row group.
+
+    One reader over the whole file (``ParquetFile.iter_batches()``) keeps the
+    pre-buffered bytes of every row group it has read until it is closed -- about
+    the file's compressed size by the end, measured at 190 MB for a 5-million-row
+    file -- so memory would grow with the file. A reader per row group holds one.
+    """
     import pyarrow.parquet as pq
 
     for path in parquet_files(src):
         pf = pq.ParquetFile(path)
         present = [n for n in read if n in pf.schema_arrow.names]
-        yield from pf.iter_batches(batch_size=batch_rows, columns=present,
-                                   use_pandas_metadata=False)
+        for row_group in range(pf.metadata.num_row_groups):
+            yield from pf.iter_batches(batch_size=batch_rows, row_groups=[row_group],
+                                       columns=present, use_pandas_metadata=False)
 
 
 def rechunk(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
