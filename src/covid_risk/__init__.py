@@ -52,6 +52,9 @@ _EXPORTS: dict[str, str] = {
     # one patient, explanations
     "predict_risk": "covid_risk.api",
     "RiskPrediction": "covid_risk.api",
+    "OutcomeRisk": "covid_risk.api",
+    "Factor": "covid_risk.api",
+    "risk_band": "covid_risk.api",
     "explain": "covid_risk.explanation",
     "global_importance": "covid_risk.explanation",
     "RiskExplanation": "covid_risk.explanation",
