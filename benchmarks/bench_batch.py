@@ -293,9 +293,10 @@ def markdown(res: dict) -> str:
     big = res["local"][0]
     if big["rows_rejected"]:
         fields = ", ".join(f"{k} {v:,}" for k, v in big["reject_fields"].items())
-        lines += [f"Rejected rows ({fields}) are rows the generator wrote with values outside "
-                  "the schema's hard limits; each is in the rejects file with its reason and "
-                  "`rows_read == rows_scored + rows_rejected` in every run.", ""]
+        lines += [f"Rejected rows ({fields}): the generator, as it was when this file was "
+                  "written, produced values outside the schema's hard limits; each such row "
+                  "is in the rejects file with its reason, and `rows_read == rows_scored + "
+                  "rows_rejected` in every run.", ""]
     if res.get("dask"):
         lines += [
             "## Dask engine: 1 vs 2 workers",

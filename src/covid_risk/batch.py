@@ -42,13 +42,15 @@ same text as :func:`covid_risk.predict_risk` gives for a DataFrame).
 
 Memory bound
 ------------
-One chunk is in memory at a time, so peak memory is
-``baseline + O(chunk_rows x columns)``, independent of the file's length:
-the baseline is the interpreter, libraries and model (about 250-300 MB), and each
-chunk costs roughly 2-3 kB per row of an admission record at its peak (raw
-columns, the validated frame, the model matrix and the outputs coexist briefly);
-the default ``chunk_rows=100_000`` therefore peaks at roughly 0.5 GB. The measured
-figures (5,000,000 rows) are in ``benchmarks/results/``.
+One chunk is in memory at a time, and Parquet is read with a fresh reader per row
+group (one reader for a whole file keeps every row group's pre-buffered bytes), so
+peak memory is ``baseline + O(chunk_rows x columns)``, independent of the file's
+length. Measured with the bundled admission model (``benchmarks/bench_batch.py``,
+results in ``benchmarks/results/bench_batch.md``): the baseline (interpreter,
+libraries, model) is about 240 MB; with the default ``chunk_rows=100_000`` a
+5,000,000-row file peaked at 555 MB (about 3.2 kB per row of chunk) and the
+resident size after each of its 50 chunks stayed between 385 and 442 MB;
+``chunk_rows=25_000`` peaked at 390 MB.
 """
 
 from __future__ import annotations
