@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from covid_risk._json import to_jsonable
 from covid_risk.schema import FIELDS, SETTING_OUTCOMES
 
 __all__ = [
@@ -238,7 +239,7 @@ class CardSection:
             "title": self.title,
             "paragraphs": list(self.paragraphs),
             "facts": {label: value for label, value in self.facts},
-            "table": None if self.table is None else _jsonable(
+            "table": None if self.table is None else to_jsonable(
                 self.table.to_dict(orient="records")
             ),
         }
@@ -317,7 +318,7 @@ class ModelCard:
             "title": self.title,
             "not_for_clinical_use": NOT_FOR_CLINICAL_USE,
             "sections": [s.to_dict() for s in self.sections],
-            "tripod": _jsonable(self.tripod.to_dict(orient="records")),
+            "tripod": to_jsonable(self.tripod.to_dict(orient="records")),
         }
 
     def _repr_markdown_(self) -> str:
@@ -905,21 +906,3 @@ def _html_table(df: pd.DataFrame) -> str:
         body.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
-
-def _jsonable(obj: Any) -> Any:
-    """Return ``obj`` with numpy scalars made plain and NaN/inf made ``None`` (JSON-safe)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if obj is None or isinstance(obj, str):
-        return obj
-    if obj is pd.NA:
-        return None
-    return str(obj)

@@ -80,6 +80,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from covid_risk._json import to_jsonable
 from covid_risk.schema import FIELDS, OUTCOMES, PREDICTORS
 
 __all__ = [
@@ -385,7 +386,7 @@ class DriftReport:
     # -- export ---------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Return the verdicts and tables as JSON-able data (``NaN`` becomes ``None``)."""
-        return _jsonable(
+        return to_jsonable(
             {
                 "verdict": self.verdict,
                 "n_reference": self.n_reference,
@@ -477,23 +478,6 @@ def _pvalue(x: Any) -> str:
 def _num(x: Any, digits: int) -> str:
     return "" if x is None or not math.isfinite(float(x)) else f"{float(x):.{digits}f}"
 
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(float(obj)) else None
-    if obj is None or isinstance(obj, str):
-        return obj
-    if obj is pd.NA:
-        return None
-    return str(obj)
 
 
 # ============================================================================ drift()

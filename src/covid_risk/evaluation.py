@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 
 from covid_risk import metrics as _m
+from covid_risk._json import to_jsonable
 from covid_risk.exceptions import DataQualityWarning
 from covid_risk.schema import FIELDS, OUTCOMES
 
@@ -363,24 +364,6 @@ def _fmt_ci(est: float, lo: float, hi: float, digits: int = 3) -> str:
     return f"{_fmt(est, digits)} [{_fmt(lo, digits)}{sep}{_fmt(hi, digits)}]"
 
 
-def _jsonable(obj: Any) -> Any:
-    """Turn numpy scalars, NaN and DataFrames into plain JSON values."""
-    if isinstance(obj, pd.DataFrame):
-        return [_jsonable(r) for r in obj.to_dict(orient="records")]
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    if obj is None or obj is pd.NA:
-        return None
-    return str(obj) if not isinstance(obj, str) else obj
-
 
 def _outcome_label(outcome: str) -> str:
     f = FIELDS.get(outcome)
@@ -470,7 +453,7 @@ class OutcomeEvaluation:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dictionary of counts, metrics and curves (not the ROC points)."""
-        return _jsonable(
+        return to_jsonable(
             {
                 "outcome": self.outcome,
                 "predictor": self.predictor,
@@ -738,7 +721,7 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, Any]:
         """Return everything but the ROC points as JSON-able data (``NaN`` becomes ``None``)."""
-        return _jsonable(
+        return to_jsonable(
             {
                 "model": self.model_name,
                 "n": self.n,

@@ -76,6 +76,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from covid_risk._json import to_jsonable
 from covid_risk.exceptions import CovidRiskError
 from covid_risk.schema import OUTCOMES, SETTING_OUTCOMES, SETTINGS
 
@@ -615,25 +616,6 @@ def _drift_reference(baseline: Any, setting: str, train_cohort: Any, eval_cohort
     }
 
 
-def _jsonable(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(float(obj)) else None
-    if obj is None or isinstance(obj, str):
-        return obj
-    if isinstance(obj, Path):
-        return obj.name
-    return str(obj)
-
 
 def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
@@ -642,7 +624,7 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _write_json(path: Path, doc: Any) -> None:
-    _write_text(path, json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+    _write_text(path, json.dumps(to_jsonable(doc), indent=2, allow_nan=False) + "\n")
 
 
 def _gates_html(result_gates: Sequence[GateResult], passed: bool, config: GateConfig,
