@@ -271,12 +271,15 @@ def test_wilson_interval_contains_the_observed_proportion_at_zero_and_all_events
     assert abs(lo[2] - 0.12545) < 1e-4 and abs(hi[2] - 0.36269) < 1e-4
 
 
-def test_calibration_plot_with_an_empty_bin_draws():
-    """A calibration bin with no events no longer breaks the error bars."""
+def test_calibration_curve_intervals_contain_the_observed_rate_in_empty_and_full_bins():
+    """Bins with no events or only events keep lower <= observed <= upper (error bars >= 0)."""
     from covid_risk.metrics import calibration_curve
 
     y = np.r_[np.zeros(35), np.ones(10)]
     p = np.r_[np.full(35, 0.07), np.full(10, 0.9)]
     table = calibration_curve(y, p, n_bins=2)
-    observed = table.iloc[:, :].select_dtypes("number")
-    assert np.isfinite(observed.to_numpy()).all()
+    assert table["observed"].tolist() == [0.0, 1.0]
+    assert (table["observed"] - table["observed_lower"] >= 0).all()
+    assert (table["observed_upper"] - table["observed"] >= 0).all()
+    # hand values: Wilson 95 % upper bound for 0/35 is z^2 / (35 + z^2) = 0.0989
+    assert abs(table["observed_upper"].iloc[0] - 0.098901) < 1e-6
