@@ -133,15 +133,15 @@ def _params(booster) -> dict:
 
 
 def test_train_dask_matches_local_discrimination(client, cohort, model, tmp_path):
-    """train_dask on 2 workers: a normal RiskModel, AUROC within 0.03 of local training."""
+    """train(engine="dask") on 2 workers: a normal RiskModel, AUROC within 0.03 of local."""
     from sklearn.metrics import roc_auc_score
 
-    from covid_risk.batch import train_dask
+    import covid_risk
     from covid_risk.models import load
     from covid_risk.synthetic import make_cohort
 
-    trained = train_dask(cohort, client=client, outcomes=list(OUTCOMES), random_state=0,
-                         **FAST)
+    trained = covid_risk.train(cohort, engine="dask", client=client, outcomes=list(OUTCOMES),
+                               random_state=0, **FAST)
     assert trained.outcomes_ == OUTCOMES
     assert trained.metadata_["engine"] == "dask"
     assert trained.monotone_method == "basic"

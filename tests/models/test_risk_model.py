@@ -225,3 +225,11 @@ def test_bad_settings_are_refused(admission_cohort):
         train(admission_cohort, calibration="platt")
     with pytest.raises(ValueError, match="split must be"):
         train(admission_cohort, split=(0.5, 0.5, 0.5))
+
+
+def test_unknown_engine_and_stray_client_are_refused(admission_cohort):
+    """train() names the allowed engines, and a client without engine='dask' is an error."""
+    with pytest.raises(ValueError, match=r"engine='spark' is not known; allowed: 'local' or"):
+        train(admission_cohort, engine="spark")
+    with pytest.raises(ValueError, match="client= is only used with engine='dask'"):
+        train(admission_cohort, client=object())

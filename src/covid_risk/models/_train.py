@@ -17,6 +17,8 @@ def train(
     setting: str = "admission",
     outcomes: Sequence[str] | None = None,
     random_state: int | None = None,
+    engine: str = "local",
+    client: Any = None,
     **options: Any,
 ) -> RiskModel:
     """Train a calibrated LightGBM risk model on a cohort.
@@ -35,6 +37,15 @@ def train(
     random_state : int or None, default=None
         Seed of the internal splits and of LightGBM. With the same cohort and
         seed the saved model file is byte-identical.
+    engine : {"local", "dask"}, default="local"
+        ``"local"`` trains in this process. ``"dask"`` trains with
+        ``lightgbm.dask`` across the workers of a Dask cluster
+        (:func:`covid_risk.batch.train_dask`; needs ``pip install
+        covid-risk[dask]``): ``cohort`` may then also be a Parquet file or
+        folder, or a Dask DataFrame, larger than any one worker's memory.
+    client : dask.distributed.Client, optional
+        Cluster to train on with ``engine="dask"`` (default: the current
+        client); ``Client("tcp://scheduler:8786")`` points at an existing one.
     **options
         Any other :class:`RiskModel` setting (``monotone``, ``calibration``,
         ``learning_rate``, ``num_leaves``, ``split``, ``created``, ...).
@@ -51,6 +62,13 @@ def train(
     >>> model = cr.train(cr.make_cohort(20000, random_state=1), random_state=0)  # doctest: +SKIP
     >>> model.save("admission.crmodel")  # doctest: +SKIP
     """
+    if engine not in ("local", "dask"):
+        raise ValueError(f"engine={engine!r} is not known; allowed: 'local' or 'dask'.")
+    if client is not None and engine != "dask":
+        raise ValueError(
+            "client= is only used with engine='dask'; pass engine='dask' to train on the "
+            "cluster, or drop client= to train in this process."
+        )
     allowed = set(inspect.signature(RiskModel).parameters) - {"setting", "outcomes", "random_state"}
     unknown = sorted(set(options) - allowed)
     if unknown:
@@ -58,5 +76,10 @@ def train(
             f"train() got unknown option(s) {', '.join(map(repr, unknown))}; "
             f"allowed options: {', '.join(sorted(allowed))}."
         )
+    if engine == "dask":
+        from covid_risk.batch import train_dask
+
+        return train_dask(cohort, client=client, setting=setting, outcomes=outcomes,
+                          random_state=random_state, **options)
     model = RiskModel(setting=setting, outcomes=outcomes, random_state=random_state, **options)
     return model.fit(cohort)
