@@ -15,12 +15,25 @@ What a data scientist writes today on the same cohort, with library defaults:
 * explanations with ``shap.TreeExplainer`` on the first calibrated estimator's
   LightGBM model, top 5 features by absolute SHAP value.
 
+The speed-tuned contestant
+--------------------------
+covid_risk trained with :data:`SPEED_TUNED` (``learning_rate=0.1,
+early_stopping_rounds=30, refit=False``, one thread like the default): a
+demonstration of the time/accuracy trade-off, not the library default. A higher
+learning rate (the default is 0.05) needs fewer trees, a shorter patience stops
+sooner, and without the refit on the boosting and early-stopping rows each outcome
+is boosted once instead of twice; the price is what accuracy those steps buy. It is trained and
+evaluated exactly like covid_risk with default settings (training time and quality
+only; prediction speed depends on the model, not on how it was trained).
+
 What is compared
 ----------------
 * **training** (all outcomes of the setting, with calibration) on the same training
-  cohort: wall time (median over ``--repeats`` runs in fresh processes) and peak memory;
-* **quality** on an independent test cohort: AUROC, calibration slope, log loss and
-  mean absolute error to the true risk, per outcome;
+  cohort, for covid_risk, the peer and the speed-tuned covid_risk: wall time (median
+  over ``--repeats-training`` runs in fresh processes, the three in turn, order
+  reversed each round) and peak memory;
+* **quality** of all three on an independent test cohort: AUROC, calibration slope,
+  log loss and mean absolute error to the true risk, per outcome;
 * **single-patient latency** end to end from a dict, with and without explanation;
 * **batch throughput** of a DataFrame (rows per second);
 * **SHAP rows per second** (all outcomes).
@@ -65,6 +78,26 @@ from benchmarks._common import (
 )
 
 SEEDS = {"train": 1001, "test": 2002, "patients": 3003}
+
+SPEED_TUNED = {"learning_rate": 0.1, "early_stopping_rounds": 30, "refit": False, "n_jobs": 1}
+"""``covid_risk.train`` options of the speed-tuned contestant (``n_jobs`` as the default's).
+
+A demonstration of what trading accuracy for training time gives, not the library
+default; see the module docstring.
+"""
+
+TRAIN_OPTIONS: dict[str, dict[str, Any]] = {"ours": {}, "speed_tuned": SPEED_TUNED}
+"""The covid_risk contestants and their ``covid_risk.train`` options beyond the defaults."""
+
+CONTESTANTS = ("ours", "peer", "speed_tuned")
+"""Every contestant, in the order of the first training round."""
+
+
+def train_options(who: str, quick: bool = False) -> dict[str, Any]:
+    """``covid_risk.train`` options of a covid_risk contestant (``--quick``: small models)."""
+    from benchmarks._common import FAST_TRAINING
+
+    return {**(FAST_TRAINING if quick else {}), **TRAIN_OPTIONS[who]}
 
 
 # ------------------------------------------------------------------------------ the peer
@@ -190,18 +223,20 @@ class Peer:
 def train_child(who: str, n: int, setting: str, seed: int, save: str | None = None,
                 model_seed: int = 0, quick: bool = False, peer_threads: int | None = 1,
                 outcomes: list[str] | None = None) -> dict:
-    """Train ``who`` ("ours" or "peer") on ``n`` generated patients; runs in a fresh process.
+    """Train ``who`` (one of :data:`CONTESTANTS`) on ``n`` generated patients.
 
-    Libraries are imported before the resident size is read, so the peak increase
-    is the memory of training itself.
+    Runs in a fresh process. Libraries are imported before the resident size is read,
+    so the peak increase is the memory of training itself.
     """
+    if who not in CONTESTANTS:
+        raise ValueError(f"unknown contestant {who!r}; known: {', '.join(CONTESTANTS)}")
     import lightgbm  # noqa: F401
     import sklearn.calibration  # noqa: F401
     import sklearn.impute  # noqa: F401
     import sklearn.pipeline  # noqa: F401
 
     import covid_risk.models  # noqa: F401
-    from benchmarks._common import FAST_TRAINING, mark_memory
+    from benchmarks._common import mark_memory
     from covid_risk import train
     from covid_risk.schema import SETTING_OUTCOMES
 
@@ -211,24 +246,25 @@ def train_child(who: str, n: int, setting: str, seed: int, save: str | None = No
     before = mark_memory()
     t, c = time.perf_counter(), time.process_time()
     wanted = tuple(outcomes) if outcomes else SETTING_OUTCOMES[setting]
-    if who == "ours":
-        kwargs = FAST_TRAINING if quick else {}
-        model = train(data, setting=setting, outcomes=list(wanted), random_state=model_seed,
-                      **kwargs)
-    else:
+    if who == "peer":
         model = Peer(setting, wanted, random_state=model_seed, n_jobs=peer_threads).fit(data)
+    else:
+        model = train(data, setting=setting, outcomes=list(wanted), random_state=model_seed,
+                      **train_options(who, quick))
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
     if save:
-        if who == "ours":
-            model.save(save, hmac_key=b"")
-        else:
+        if who == "peer":
             with open(save, "wb") as fh:
                 pickle.dump(model.models, fh)
+        else:
+            model.save(save, hmac_key=b"")
     out = {"who": who, "n": n, "outcomes": list(wanted), "seconds": round(seconds, 2),
            "cpu_seconds": round(cpu, 2), "dropped_impossible": data.attrs["dropped_impossible"],
            "generate_seconds": round(generate, 2), "rss_before_mb": round(before, 1)}
-    if who == "ours":
+    if who != "peer":
         out["trees"] = model_facts(model)["trees"]
+        params = model.get_params()  # the settings the model was trained with
+        out["settings"] = {k: params[k] for k in SPEED_TUNED}
     return out
 
 
@@ -237,7 +273,7 @@ def load_trained(who: str, path: str, setting: str, peer_threads: int | None = 1
     from covid_risk.models import load
     from covid_risk.schema import SETTING_OUTCOMES
 
-    if who == "ours":
+    if who != "peer":
         return load(path, hmac_key=b"")
     peer = Peer(setting, SETTING_OUTCOMES[setting], n_jobs=peer_threads)
     with open(path, "rb") as fh:  # our own temporary file, written just before
@@ -246,6 +282,16 @@ def load_trained(who: str, path: str, setting: str, peer_threads: int | None = 1
 
 
 # -------------------------------------------------------------------------------- quality
+def predictions(model: Any, test: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Probabilities of every outcome from a covid_risk model or the peer."""
+    if isinstance(model, Peer):
+        return model.predict_frame(test)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = model.predict_proba(test)
+    return {o: p[o].to_numpy() for o in model.outcomes_}
+
+
 def quality(proba: dict[str, np.ndarray], test: pd.DataFrame) -> dict[str, dict]:
     """AUROC, calibration slope, log loss, MAE to the true risk, per outcome."""
     from covid_risk import metrics
@@ -265,6 +311,14 @@ def quality(proba: dict[str, np.ndarray], test: pd.DataFrame) -> dict[str, dict]
     return out
 
 
+def at_least_as_accurate(q: dict[str, dict], q_peer: dict[str, dict]) -> dict[str, dict]:
+    """Per outcome and measure, whether ``q`` is at least as good as the peer's ``q_peer``."""
+    return {o: {"auroc": q[o]["auroc"] >= q_peer[o]["auroc"],
+                "log_loss": q[o]["log_loss"] <= q_peer[o]["log_loss"],
+                "mae_true_risk": q[o]["mae_true_risk"] <= q_peer[o]["mae_true_risk"]}
+            for o in q}
+
+
 # ----------------------------------------------------------------------------------- run
 _START = time.perf_counter()
 
@@ -282,22 +336,29 @@ def run(args: argparse.Namespace) -> dict:
     res: dict[str, Any] = {"benchmark": "bench_peer", "machine": machine(),
                            "settings": settings(args)}
     work = Path(tempfile.mkdtemp(prefix="covid_risk_bench_peer_"))
+    saved = {who: work / f"{who}.model" for who in CONTESTANTS}
 
     # training: each run in a fresh process (time and peak memory)
     training: dict[str, Any] = {}
-    all_runs: dict[str, list[dict]] = {"ours": [], "peer": []}
+    all_runs: dict[str, list[dict]] = {who: [] for who in CONTESTANTS}
     if args.trained:  # models and their training runs from bench_training --save-dir
-        work = Path(args.trained)
-        all_runs = json.loads((work / "training.json").read_text())
-        if any(r["n"] != args.n_train for runs in all_runs.values() for r in runs):
+        shared = Path(args.trained)
+        loaded = json.loads((shared / "training.json").read_text())
+        if any(r["n"] != args.n_train for runs in loaded.values() for r in runs):
             raise SystemExit(f"--trained holds models of another size than {args.n_train:,}")
-        training["source"] = "bench_training (same cohort seed, runs in fresh processes)"
-    for r in range(0 if args.trained else args.repeats_training):  # alternate ours/peer
-        for who in (("ours", "peer") if r % 2 == 0 else ("peer", "ours")):
-            save = str(work / f"{who}.model") if r == 0 else None
+        all_runs.update(loaded)
+        saved.update({who: shared / f"{who}.model" for who in loaded})
+        here = [who for who in CONTESTANTS if who not in loaded]
+        training["source"] = (
+            f"{' and '.join(loaded)}: bench_training (same cohort seed, runs in fresh "
+            f"processes); {' and '.join(here) or 'none'}: trained here in fresh processes")
+    todo = [who for who in CONTESTANTS if not all_runs[who]]  # all but those of --trained
+    for r in range(args.repeats_training):  # in turn, order reversed each round
+        for who in (todo if r % 2 == 0 else todo[::-1]):
             all_runs[who].append(run_child(
                 "benchmarks.bench_peer:train_child", who=who, n=args.n_train, setting=setting,
-                seed=SEEDS["train"], save=save, quick=args.quick, peer_threads=args.peer_threads))
+                seed=SEEDS["train"], save=str(saved[who]) if r == 0 else None,
+                quick=args.quick, peer_threads=args.peer_threads))
             _log(f"trained {who} on {args.n_train:,}: {all_runs[who][-1]['seconds']} s")
     for who, runs in all_runs.items():
         training[who] = {
@@ -306,30 +367,30 @@ def run(args: argparse.Namespace) -> dict:
             "peak_increase_mb": float(np.median([x["peak_increase_mb"] for x in runs])),
             "runs": runs,
         }
-    training["ours_over_peer"] = ratio(training["ours"]["median_seconds"],
-                                       training["peer"]["median_seconds"])
+        if who in TRAIN_OPTIONS:
+            training[who]["options"] = train_options(who, args.quick)
+    peer_seconds = training["peer"]["median_seconds"]
+    for who in TRAIN_OPTIONS:
+        training[f"{who}_over_peer"] = ratio(training[who]["median_seconds"], peer_seconds)
+    training["speed_tuned_no_slower_than_peer"] = bool(
+        training["speed_tuned"]["median_seconds"] <= peer_seconds)
     res["training"] = training
-    ours = load_trained("ours", str(work / "ours.model"), setting)
-    peer = load_trained("peer", str(work / "peer.model"), setting, args.peer_threads)
+    models = {who: load_trained(who, str(saved[who]), setting, args.peer_threads)
+              for who in CONTESTANTS}
+    ours, peer = models["ours"], models["peer"]
     res["model"] = model_facts(ours)
+    res["model_speed_tuned"] = model_facts(models["speed_tuned"])
 
     # quality on an independent test cohort
     test = cohort(args.n_test, setting=setting, random_state=SEEDS["test"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        p_ours = ours.predict_proba(test)
-    q_ours = quality({o: p_ours[o].to_numpy() for o in ours.outcomes_}, test)
-    q_peer = quality(peer.predict_frame(test), test)
+    q = {who: quality(predictions(m, test), test) for who, m in models.items()}
     X_check = ours.model_matrix(test.head(2000)).to_numpy()
     same = np.allclose(peer_features(test.head(2000), setting).to_numpy(), X_check,
                        equal_nan=True, rtol=1e-12, atol=0)
-    res["quality"] = {"n_test": args.n_test, "ours": q_ours, "peer": q_peer,
+    res["quality"] = {"n_test": args.n_test, **q,
                       "peer_features_equal_model_matrix": bool(same)}
-    res["quality"]["ours_at_least_as_accurate"] = {
-        o: {"auroc": q_ours[o]["auroc"] >= q_peer[o]["auroc"],
-            "log_loss": q_ours[o]["log_loss"] <= q_peer[o]["log_loss"],
-            "mae_true_risk": q_ours[o]["mae_true_risk"] <= q_peer[o]["mae_true_risk"]}
-        for o in q_ours}
+    for who in TRAIN_OPTIONS:
+        res["quality"][f"{who}_at_least_as_accurate"] = at_least_as_accurate(q[who], q["peer"])
 
     _log("quality done")
     # single-patient latency, end to end from a dict
@@ -378,6 +439,17 @@ def run(args: argparse.Namespace) -> dict:
     return res
 
 
+_MEASURES = (("auroc", "AUROC", ".4f"), ("calibration_slope", "calibration slope", ".3f"),
+             ("log_loss", "log loss", ".5f"), ("mae_true_risk", "MAE to true risk", ".4f"))
+"""Quality measures of the Markdown table: key, label, number format."""
+_NAMES = {key: label for key, label, _ in _MEASURES}
+
+
+def _call(options: dict[str, Any]) -> str:
+    """Keyword arguments as written in a call: ``learning_rate=0.1, refit=False``."""
+    return ", ".join(f"{k}={v!r}" for k, v in options.items())
+
+
 def markdown(res: dict) -> str:
     """A short Markdown section of the results."""
     t = res["training"]
@@ -389,7 +461,9 @@ def markdown(res: dict) -> str:
         f"{res['quality']['n_test']:,}. Peer: CalibratedClassifierCV(Pipeline(SimpleImputer, "
         "LGBMClassifier), sigmoid, cv=3) per outcome, shap.TreeExplainer, one-row DataFrame "
         f"per patient; peer LightGBM threads: {res['settings']['peer_threads'] or 'all cores'}, "
-        "covid_risk: 1.",
+        "covid_risk: 1. Speed-tuned: covid_risk.train("
+        f"{_call(t['speed_tuned']['options'])}), a demonstration of the time/accuracy "
+        "trade-off, not the library default.",
         "",
         "| measure | covid_risk | peer | ratio |",
         "|---|---|---|---|",
@@ -397,6 +471,9 @@ def markdown(res: dict) -> str:
         f"{t['peer']['median_seconds']:.1f} | ours/peer {t['ours_over_peer']} |",
         f"| training peak memory increase (MiB) | {t['ours']['peak_increase_mb']:.0f} | "
         f"{t['peer']['peak_increase_mb']:.0f} | |",
+        f"| training, covid_risk speed-tuned (median s) | "
+        f"{t['speed_tuned']['median_seconds']:.1f} | {t['peer']['median_seconds']:.1f} | "
+        f"speed-tuned/peer {t['speed_tuned_over_peer']} |",
     ]
     for label in ("without_explanation", "with_top5_factors"):
         lat = res["latency"][label]
@@ -412,17 +489,27 @@ def markdown(res: dict) -> str:
         f"| SHAP rows/s, all outcomes ({s['rows']:,} rows) | {s['ours_rows_per_second']:,} | "
         f"{s['peer_rows_per_second']:,} | ours/peer {s['ours_over_peer']} |",
         "",
-        "| outcome | AUROC ours / peer | calibration slope ours / peer | log loss ours / peer "
-        "| MAE to true risk ours / peer |",
-        "|---|---|---|---|---|",
+        "| outcome | " + " | ".join(f"{label} ours / peer / speed-tuned"
+                                      for _, label, _ in _MEASURES) + " |",
+        "|---|" + "---|" * len(_MEASURES),
     ]
     q = res["quality"]
-    for o, a in q["ours"].items():
-        b_ = q["peer"][o]
-        lines.append(
-            f"| {o} | {a['auroc']:.4f} / {b_['auroc']:.4f} | {a['calibration_slope']:.3f} / "
-            f"{b_['calibration_slope']:.3f} | {a['log_loss']:.4f} / {b_['log_loss']:.4f} | "
-            f"{a['mae_true_risk']:.4f} / {b_['mae_true_risk']:.4f} |")
+    for o in q["ours"]:
+        cells = [" / ".join(f"{q[who][o][key]:{fmt}}" for who in CONTESTANTS)
+                 for key, _, fmt in _MEASURES]
+        lines.append(f"| {o} | " + " | ".join(cells) + " |")
+    verdict = []
+    for o, ok in q["speed_tuned_at_least_as_accurate"].items():
+        worse = [m for m in ("auroc", "log_loss") if not ok[m]]
+        verdict.append(f"{o} " + (f"no ({' and '.join(_NAMES[m] for m in worse)} worse)"
+                                  if worse else "yes"))
+    no_slower = "yes" if t["speed_tuned_no_slower_than_peer"] else "no"
+    lines += [
+        "",
+        f"Speed-tuned vs the peer -- trains no slower: {no_slower} "
+        f"({t['speed_tuned']['median_seconds']:.1f} s vs {t['peer']['median_seconds']:.1f} s); "
+        "at least as accurate on both AUROC and log loss: " + ", ".join(verdict) + ".",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -89,6 +89,53 @@ def test_peer_fits_predicts_and_explains():
     assert frame["death"].shape == (10,)
 
 
+@pytest.mark.filterwarnings("ignore")
+def test_peer_benchmark_quick_run_has_the_speed_tuned_contestant(tmp_path):
+    """A --quick run trains and scores all three contestants; JSON and Markdown show them."""
+    from covid_risk.schema import SETTING_OUTCOMES
+
+    res = bench_peer.main(["--quick", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "bench_peer.json").read_text())
+    assert saved["markdown"] == res["markdown"]
+    outcomes = set(SETTING_OUTCOMES["admission"])
+    t, q = saved["training"], saved["quality"]
+    for who in bench_peer.CONTESTANTS:
+        assert t[who]["median_seconds"] > 0
+        assert [r["who"] for r in t[who]["runs"]] == [who] * bench_peer.QUICK["repeats_training"]
+        assert set(q[who]) == outcomes
+        for m in q[who].values():
+            assert 0.5 < m["auroc"] <= 1 and m["log_loss"] > 0 and 0 < m["mae_true_risk"] < 1
+    # the speed-tuned model was trained with its settings, ours with the defaults
+    assert all(r["settings"] == bench_peer.SPEED_TUNED for r in t["speed_tuned"]["runs"])
+    for r in t["ours"]["runs"]:  # same threads as ours
+        assert r["settings"]["refit"] is True
+        assert r["settings"]["n_jobs"] == bench_peer.SPEED_TUNED["n_jobs"]
+    assert q["speed_tuned"] != q["ours"]
+    assert t["speed_tuned_over_peer"] == _common.ratio(t["speed_tuned"]["median_seconds"],
+                                                       t["peer"]["median_seconds"])
+    assert t["speed_tuned_no_slower_than_peer"] == (
+        t["speed_tuned"]["median_seconds"] <= t["peer"]["median_seconds"])
+    verdict = q["speed_tuned_at_least_as_accurate"]
+    assert set(verdict) == outcomes
+    for o, ok in verdict.items():
+        assert ok["auroc"] == (q["speed_tuned"][o]["auroc"] >= q["peer"][o]["auroc"])
+        assert ok["log_loss"] == (q["speed_tuned"][o]["log_loss"] <= q["peer"][o]["log_loss"])
+    assert set(saved["model_speed_tuned"]["trees"]) == outcomes
+
+    md = saved["markdown"]
+    assert (f"| training, covid_risk speed-tuned (median s) | "
+            f"{t['speed_tuned']['median_seconds']:.1f} | ") in md
+    assert "AUROC ours / peer / speed-tuned" in md
+    for o in outcomes:
+        a = [f"{q[who][o]['auroc']:.4f}" for who in bench_peer.CONTESTANTS]
+        assert f"| {o} | {' / '.join(a)} |" in md
+    line = next(x for x in md.splitlines() if x.startswith("Speed-tuned vs the peer"))
+    no_slower = "yes" if t["speed_tuned_no_slower_than_peer"] else "no"
+    assert f"trains no slower: {no_slower}" in line
+    for o, ok in verdict.items():
+        assert f"{o} {'yes' if ok['auroc'] and ok['log_loss'] else 'no'}" in line
+
+
 def test_quality_metrics_by_hand():
     """AUROC, calibration slope, log loss and MAE to the true risk of a toy test set."""
     test = pd.DataFrame({"death": pd.array([True, False, True, False], dtype="boolean"),
