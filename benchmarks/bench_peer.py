@@ -222,11 +222,13 @@ class Peer:
 # ------------------------------------------------------------------------ training steps
 def train_child(who: str, n: int, setting: str, seed: int, save: str | None = None,
                 model_seed: int = 0, quick: bool = False, peer_threads: int | None = 1,
-                outcomes: list[str] | None = None) -> dict:
+                outcomes: list[str] | None = None, n_jobs: int | None = None) -> dict:
     """Train ``who`` (one of :data:`CONTESTANTS`) on ``n`` generated patients.
 
     Runs in a fresh process. Libraries are imported before the resident size is read,
-    so the peak increase is the memory of training itself.
+    so the peak increase is the memory of training itself. ``peer_threads``: LightGBM
+    threads of the peer; ``n_jobs``: those of a covid_risk contestant (None: its
+    options' own, one thread).
     """
     if who not in CONTESTANTS:
         raise ValueError(f"unknown contestant {who!r}; known: {', '.join(CONTESTANTS)}")
@@ -249,8 +251,11 @@ def train_child(who: str, n: int, setting: str, seed: int, save: str | None = No
     if who == "peer":
         model = Peer(setting, wanted, random_state=model_seed, n_jobs=peer_threads).fit(data)
     else:
+        options = train_options(who, quick)
+        if n_jobs is not None:
+            options["n_jobs"] = n_jobs
         model = train(data, setting=setting, outcomes=list(wanted), random_state=model_seed,
-                      **train_options(who, quick))
+                      **options)
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
     if save:
         if who == "peer":
@@ -265,6 +270,9 @@ def train_child(who: str, n: int, setting: str, seed: int, save: str | None = No
         out["trees"] = model_facts(model)["trees"]
         params = model.get_params()  # the settings the model was trained with
         out["settings"] = {k: params[k] for k in SPEED_TUNED}
+        out["threads"] = params["n_jobs"]
+    else:
+        out["threads"] = peer_threads
     return out
 
 

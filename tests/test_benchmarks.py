@@ -183,7 +183,50 @@ def test_training_growth_and_markdown():
     }
     assert bench_training.growth(sizes) == {"10000->100000": 1.0}
     md = bench_training.markdown({"sizes": sizes, "growth_exponent": {"10000->100000": 1.0}})
-    assert "| 100,000 | 100.0 | 50 | 300 | not run" in md
+    assert "| 100,000 | 1 | 100.0 | 9.0 | 50 | 300 | not run" in md
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_training_quick_run_times_both_thread_counts(tmp_path):
+    """A --quick run trains ours and the peer at 1 and 2 threads; ours grows the same trees."""
+    shared = tmp_path / "shared"
+    res = bench_training.main(["--quick", "--out", str(tmp_path), "--save-dir", str(shared)])
+    saved = json.loads((tmp_path / "bench_training.json").read_text())
+    assert saved["markdown"] == res["markdown"]
+    small, large = (str(n) for n in bench_training.QUICK["sizes"])  # peer: small only
+    e = saved["sizes"][small]
+    assert list(e["threads"]) == ["1", "2"]
+    for t, by in e["threads"].items():
+        for who in ("ours", "peer"):
+            assert by[who]["median_seconds"] > 0 and by[who]["median_cpu_seconds"] > 0
+            assert [r["threads"] for r in by[who]["runs"]] == [int(t)] * len(by[who]["runs"])
+        assert all(r["settings"]["n_jobs"] == int(t) for r in by["ours"]["runs"])
+        assert by["ours_over_peer"] == _common.ratio(by["ours"]["median_seconds"],
+                                                     by["peer"]["median_seconds"])
+        assert by["ours"]["trees"] == sum(e["trees"].values()) > 0
+        assert all(r["trees"] == e["trees"] for r in by["ours"]["runs"])
+    assert e["trees_same_at_every_thread_count"] is True
+    # the keys of one thread, as before the thread counts
+    one = e["threads"]["1"]
+    assert e["ours"]["median_seconds"] == one["ours"]["median_seconds"]
+    assert e["peer"]["median_seconds"] == one["peer"]["median_seconds"]
+    assert e["ours_over_peer"] == one["ours_over_peer"] and e["ours"]["threads"] == 1
+    assert [r["threads"] for r in e["ours_one"]["runs"]] == [1]  # the growth series: 1 thread
+    assert list(saved["sizes"][large]["threads"]) == ["1"]  # no peer at this size
+    assert "peer" not in saved["sizes"][large]["threads"]["1"]
+    # bench_peer --trained reuses the one-thread runs and models
+    trained = json.loads((shared / "training.json").read_text())
+    assert set(trained) == {"ours", "peer"}
+    assert all(r["threads"] == 1 for runs in trained.values() for r in runs)
+    assert (shared / "ours.model").is_file() and (shared / "peer.model").is_file()
+    md = saved["markdown"]
+    for t in ("1", "2"):
+        by = e["threads"][t]
+        assert (f"| {int(small):,} | {t} | {by['ours']['median_seconds']:.1f} | "
+                f"{by['ours']['median_cpu_seconds']:.1f} | ") in md
+        assert f"| {by['ours_over_peer']} |" in md
+    assert f"| {int(large):,} | 1 | " in md and f"| {int(large):,} | 2 | " not in md
+    assert f"{int(small):,}: yes" in md
 
 
 def test_targets_and_results_markdown(tmp_path):
@@ -194,7 +237,11 @@ def test_targets_and_results_markdown(tmp_path):
         "batch": {"ours_share_of_raw_limit": 0.9}, "markdown": "## latency\n"},
         tmp_path)
     _common.write_json("bench_training", {"sizes": {"100000": {
-        "ours": {"median_seconds": 40.0}, "ours_over_peer": 0.8}}}, tmp_path)
+        "ours": {"median_seconds": 40.0}, "ours_over_peer": 0.8,
+        "trees_same_at_every_thread_count": True,
+        "threads": {"1": {"ours": {"median_seconds": 40.0}, "ours_over_peer": 0.8},
+                    "2": {"ours": {"median_seconds": 70.0}, "ours_over_peer": 1.2}}}}},
+        tmp_path)
     _common.write_json("bench_peer", {"latency": {
         "without_explanation": {"peer_over_ours_median": 40.0},
         "with_top5_factors": {"peer_over_ours_median": 8.0}},
@@ -205,7 +252,17 @@ def test_targets_and_results_markdown(tmp_path):
     assert rows["predict_risk(one dict), no explanation: median"]["met"] is True
     assert rows["predict_risk(one dict), no explanation: p99"]["met"] is False
     assert rows["faster than the hand-rolled peer, one dict, with factors"]["met"] is False
-    assert rows["training, 100,000 admitted patients, all outcomes, calibrated"]["measured"] == 40
+    train_rows = [t["target"] for t in run_all.targets(tmp_path) if "training" in t["target"]]
+    assert train_rows == [
+        "training, 100,000 admitted patients, all outcomes, calibrated, 1 LightGBM thread",
+        "training, 100,000 admitted patients, all outcomes, calibrated, 2 LightGBM threads",
+        "training time, ours / peer, both 1 LightGBM thread",
+        "training time, ours / peer, both 2 LightGBM threads"]
+    one, two, ratio_one, ratio_two = (rows[t] for t in train_rows)
+    assert one["measured"] == 40 and one["met"] is True
+    assert two["measured"] == 70 and two["met"] is False
+    assert ratio_one["measured"] == 0.8 and ratio_one["met"] is True
+    assert ratio_two["measured"] == 1.2 and ratio_two["met"] is False
     quality = rows["at least as accurate as the peer (AUROC and log loss, every outcome)"]
     assert quality["met"] is False and quality["measured"] == "not for vte"
     info = {"machine": _common.machine(), "quick": True, "started": "2026-01-01 00:00",
@@ -214,6 +271,9 @@ def test_targets_and_results_markdown(tmp_path):
     assert md.startswith("# covid_risk benchmark results")
     assert "| predict_risk(one dict), no explanation: p99 | 3.0 ms | < 2 ms | **no** |" in md
     assert "## latency" in md and "Smoke run" in md
+    assert ("| training, 100,000 admitted patients, all outcomes, calibrated, 2 LightGBM "
+            "threads | 70.0 s | < 60 s | **no** |") in md
+    assert "Training is timed with 1 LightGBM thread and 2 LightGBM threads" in md
     assert json.loads((tmp_path / "bench_peer.json").read_text())["latency"]
 
 
