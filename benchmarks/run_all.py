@@ -210,12 +210,18 @@ def results_markdown(out: Path, run_info: dict) -> str:
         f"{m['numpy']}, pandas {m['pandas']}.",
         "",
     ]
+    for rerun in run_info.get("reruns", []):
+        lines += [f"Re-run with `--only {' '.join(rerun['steps'])}` on {rerun['started']} UTC "
+                  f"at commit {rerun['git']}, load average {rerun['load_average_at_start'][0]} "
+                  "at the start; those steps' figures are from the re-run.", ""]
     if quick:
         lines += ["**Smoke run (`--quick`): tiny cohorts and small models; the figures only "
                   "show that the code runs, they say nothing about the targets.**", ""]
-    if m["load_average_at_start"][0] > max(1.0, m["cores"] - 1):
-        lines += [f"Note: the machine was busy (load average {m['load_average_at_start'][0]} "
-                  f"on {m['cores']} cores); latencies, p99 especially, are inflated.", ""]
+    latest = ([*run_info.get("reruns", [])] or [m])[-1]["load_average_at_start"][0]
+    if latest > max(1.0, m["cores"] - 1):
+        lines += [f"Note: the machine was busy (load average {latest} on {m['cores']} cores "
+                  "at the start of the latest run); latencies, p99 especially, are inflated.",
+                  ""]
     lines += [
         "Every figure is a median over repeated runs; ratios are against baselines "
         "measured in the same run. Peak memory: increase of the peak resident size "
@@ -282,9 +288,12 @@ def main(argv: list[str] | None = None) -> int:
     previous = _load("run_all", args.out)
     if args.only and previous and previous.get("quick") == args.quick:
         # re-running some steps: keep the record of the others (each step says when it ran)
+        rerun = {"started": now, "steps": steps, "git": run_info["machine"].get("git"),
+                 "load_average_at_start": run_info["machine"]["load_average_at_start"]}
         run_info["started"] = previous["started"]
         run_info["machine"] = previous["machine"]
         run_info["steps"] = previous["steps"]
+        run_info["reruns"] = [*previous.get("reruns", []), rerun]
     model, origin = (None, "") if not {"latency", "batch"} & set(steps) else _model_file(
         args.quick)
     run_info["model"] = origin

@@ -275,6 +275,14 @@ def test_targets_and_results_markdown(tmp_path):
             "threads | 70.0 s | < 60 s | **no** |") in md
     assert "Training is timed with 1 LightGBM thread and 2 LightGBM threads" in md
     assert json.loads((tmp_path / "bench_peer.json").read_text())["latency"]
+    # a partial re-run says which steps it re-ran, when, at which commit and under what load
+    info["machine"]["load_average_at_start"] = [0.1, 0.1, 0.1]
+    info["reruns"] = [{"started": "2026-01-02 10:00", "steps": ["latency"], "git": "abc1234",
+                       "load_average_at_start": [50.0, 1.0, 1.0]}]
+    md = run_all.results_markdown(tmp_path, info)
+    assert ("Re-run with `--only latency` on 2026-01-02 10:00 UTC at commit abc1234, load "
+            "average 50.0 at the start") in md
+    assert "machine was busy (load average 50.0 on" in md
 
 
 def test_run_all_finds_the_steps():
