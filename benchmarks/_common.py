@@ -273,6 +273,25 @@ def write_json(name: str, data: dict, out: Path | None = None) -> Path:
     return path
 
 
+def apply_quick(args: Any, sizes: dict[str, Any]) -> None:
+    """With ``--quick``, replace the options named in ``sizes`` by their smoke-run values."""
+    if args.quick:
+        for name, value in sizes.items():
+            setattr(args, name, value)
+
+
+def publish(name: str, res: dict, markdown: Callable[[dict], str], out: Path | None = None,
+            *, markdown_file: bool = False) -> dict:
+    """Render ``res`` as Markdown, write ``<name>.json`` (and ``<name>.md``), print; return it."""
+    res["markdown"] = markdown(res)
+    path = write_json(name, res, out)
+    if markdown_file:
+        (path.parent / f"{name}.md").write_text(res["markdown"] + "\n")
+    print(res["markdown"])
+    print(f"written {path}", file=sys.stderr)
+    return res
+
+
 def ratio(a: float, b: float) -> float | None:
     """``a / b`` rounded to 3 significant figures (None when ``b`` is 0)."""
     if not b:

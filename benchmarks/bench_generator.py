@@ -21,10 +21,9 @@ Writes ``results/bench_generator.json`` and ``results/bench_generator.md``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from benchmarks._common import RESULTS, machine, median_seconds, write_json
+from benchmarks._common import apply_quick, machine, median_seconds, publish
 
 TARGET_SECONDS = 15.0
 
@@ -100,16 +99,8 @@ def markdown(res: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     """Run from the command line (or from ``run_all``); write and return the results."""
     args = parser().parse_args(argv)
-    if args.quick:
-        args.n, args.n_admission, args.repeats = 20_000, 2_000, 2
-    res = run(args)
-    res["markdown"] = markdown(res)
-    path = write_json("bench_generator", res, args.out)
-    folder = RESULTS if args.out is None else Path(args.out)
-    (folder / "bench_generator.md").write_text(res["markdown"] + "\n")
-    print(res["markdown"])
-    print(f"written {path}", file=sys.stderr)
-    return res
+    apply_quick(args, {"n": 20_000, "n_admission": 2_000, "repeats": 2})
+    return publish("bench_generator", run(args), markdown, args.out, markdown_file=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,6 +45,7 @@ import numpy as np
 
 from benchmarks._common import (
     alternate,
+    apply_quick,
     bench_model,
     cohort,
     latency_stats,
@@ -52,12 +53,12 @@ from benchmarks._common import (
     median_seconds,
     model_facts,
     patients_as_dicts,
+    publish,
     ratio,
     run_child,
     settings,
     time_calls,
     to_score,
-    write_json,
 )
 
 SEED_PATIENTS = 4004
@@ -361,15 +362,8 @@ QUICK = {"patients": 60, "normal_patients": 5, "batch_rows": 2000, "shap_rows": 
 def main(argv: list[str] | None = None) -> dict:
     """Run from the command line (or from ``run_all``); write and return the results."""
     args = parser().parse_args(argv)
-    if args.quick:
-        for k, v in QUICK.items():
-            setattr(args, k, v)
-    res = run(args)
-    res["markdown"] = markdown(res)
-    path = write_json("bench_latency", res, args.out)
-    print(res["markdown"])
-    print(f"written {path}", file=sys.stderr)
-    return res
+    apply_quick(args, QUICK)
+    return publish("bench_latency", run(args), markdown, args.out)
 
 
 if __name__ == "__main__":  # pragma: no cover

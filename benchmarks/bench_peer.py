@@ -64,17 +64,18 @@ import pandas as pd
 
 from benchmarks._common import (
     alternate,
+    apply_quick,
     cohort,
     latency_stats,
     machine,
     model_facts,
     patients_as_dicts,
+    publish,
     ratio,
     run_child,
     settings,
     time_calls,
     to_score,
-    write_json,
 )
 
 SEEDS = {"train": 1001, "test": 2002, "patients": 3003}
@@ -554,15 +555,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.peer_threads == 0:
         args.peer_threads = None
     warnings.simplefilter("ignore")  # the peer's library warnings would drown the report
-    if args.quick:
-        for k, v in QUICK.items():
-            setattr(args, k, v)
-    res = run(args)
-    res["markdown"] = markdown(res)
-    path = write_json("bench_peer", res, args.out)
-    print(res["markdown"])
-    print(f"written {path}", file=sys.stderr)
-    return res
+    apply_quick(args, QUICK)
+    return publish("bench_peer", run(args), markdown, args.out)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import machine, ratio, run_child, settings, write_json
+from benchmarks._common import apply_quick, machine, publish, ratio, run_child, settings
 
 SEED = 1001
 _START = time.perf_counter()
@@ -280,15 +280,8 @@ QUICK = {"sizes": [1000, 3000], "repeats": [1], "all_outcomes_max": 3000, "peer_
 def main(argv: list[str] | None = None) -> dict:
     """Run from the command line (or from ``run_all``); write and return the results."""
     args = parser().parse_args(argv)
-    if args.quick:
-        for k, v in QUICK.items():
-            setattr(args, k, v)
-    res = run(args)
-    res["markdown"] = markdown(res)
-    path = write_json("bench_training", res, args.out)
-    print(res["markdown"])
-    print(f"written {path}", file=sys.stderr)
-    return res
+    apply_quick(args, QUICK)
+    return publish("bench_training", run(args), markdown, args.out)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import FAST_TRAINING, machine, settings, write_json
+from benchmarks._common import FAST_TRAINING, apply_quick, machine, publish, settings
 
 TRAIN_SEEDS = (1001, 1002, 1003, 1004, 1005)
 TEST_SEED = 2002
@@ -187,16 +187,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     """Entry point: run, write JSON and Markdown, print the Markdown."""
     args = parser().parse_args(argv)
-    if args.quick:
-        args.n_train, args.n_test, args.seeds = 3000, 3000, 2
+    apply_quick(args, {"n_train": 3000, "n_test": 3000, "seeds": 2})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = run(args)
-    res["markdown"] = markdown(res)
-    path = write_json("bench_truth_gap", res, args.out)
-    (path.parent / "bench_truth_gap.md").write_text(res["markdown"])
-    print(res["markdown"])
-    return res
+    return publish("bench_truth_gap", res, markdown, args.out, markdown_file=True)
 
 
 if __name__ == "__main__":
