@@ -79,6 +79,8 @@ def test_no_command_is_bad_usage(capsys):
         ["cohort"],  # --out is required
         ["evaluate", "c.csv", "--bootstrap", "-1"],
         ["predict", "p.csv", "--top", "0"],
+        ["retrain", "--n-train", "0", "--out", "x"],
+        ["retrain", "--seed", "-1", "--out", "x"],
     ],
 )
 def test_argparse_errors_exit_2(argv, capsys):

@@ -26,8 +26,8 @@ __all__ = [
     "parse_outcomes",
     "parse_units",
     "positive_float",
-    "positive_int",
     "non_negative_int",
+    "positive_int",
     "public",
     "read_cohort",
     "shift_rows",
@@ -38,15 +38,24 @@ __all__ = [
 DEFAULT_SETTING = "admission"
 
 
-def positive_int(text: str) -> int:
-    """Argparse type: a whole number of at least 1."""
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """Argparse type: a whole number of at least 1."""
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """Argparse type: a whole number of at least 0 (seeds, optional counts)."""
+    return _whole_number(text, 0)
 
 
 def positive_float(text: str) -> float:
@@ -57,17 +66,6 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """Argparse type: a whole number of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 

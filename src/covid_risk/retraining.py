@@ -920,20 +920,13 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``covid-risk retrain``."""
-    def count(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-        return value
+    from covid_risk._cli_common import non_negative_int, positive_int
 
     parser.add_argument("--scenario", default="wild_type_2020",
                         help="generator scenario of both cohorts, e.g. wild_type_2020 (the "
                         "default), alpha_2020, delta_2021, omicron_2022; an unknown name is "
                         "reported with the list")
-    parser.add_argument("--seed", type=count, default=0,
+    parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="seed of the run; cohort, model and bootstrap seeds are derived "
                         "from it (default: 0)")
     parser.add_argument("--baseline", metavar="MODEL",
@@ -945,11 +938,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="clinical setting (default: admission)")
     parser.add_argument("--outcomes", metavar="NAME,...",
                         help="comma-separated outcomes (default: every outcome of the setting)")
-    parser.add_argument("--n-train", type=count, default=DEFAULT_N_TRAIN, metavar="N",
+    parser.add_argument("--n-train", type=positive_int, default=DEFAULT_N_TRAIN, metavar="N",
                         help=f"training cohort size (default: {DEFAULT_N_TRAIN})")
-    parser.add_argument("--n-eval", type=count, default=DEFAULT_N_EVAL, metavar="N",
+    parser.add_argument("--n-eval", type=positive_int, default=DEFAULT_N_EVAL, metavar="N",
                         help=f"evaluation cohort size (default: {DEFAULT_N_EVAL})")
-    parser.add_argument("--n-bootstrap", type=count, default=DEFAULT_N_BOOTSTRAP, metavar="N",
+    parser.add_argument("--n-bootstrap", type=non_negative_int, default=DEFAULT_N_BOOTSTRAP,
+                        metavar="N",
                         help=f"bootstrap resamples (default: {DEFAULT_N_BOOTSTRAP})")
 
 
