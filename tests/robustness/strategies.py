@@ -15,6 +15,7 @@ import decimal
 import math
 import os
 import threading
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,7 +24,7 @@ import pandas as pd
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from covid_risk.exceptions import ValidationError
+from covid_risk.exceptions import DataQualityWarning, ValidationError
 from covid_risk.schema import COMMUNITY_PREDICTORS, FIELDS, OUTCOMES, PREDICTORS
 
 SCALE = max(1, int(os.environ.get("COVID_RISK_FUZZ_SCALE", "1") or 1))
@@ -226,6 +227,25 @@ def bounded(fn: Callable[..., Any], *args: Any, seconds: float = HANG_SECONDS,
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def checked_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Any, list]:
+    """Call ``fn`` under the hang bound: ``(result or None, ValidationError or None, warnings)``.
+
+    Any other exception propagates, and any warning other than a
+    :class:`~covid_risk.exceptions.DataQualityWarning` fails the test.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = bounded(fn, *args, **kwargs)
+        except ValidationError as exc:
+            result, error = None, exc
+        else:
+            error = None
+    foreign = [w for w in caught if not issubclass(w.category, DataQualityWarning)]
+    assert not foreign, [f"{w.category.__name__}: {w.message}" for w in foreign]
+    return result, error, caught
 
 
 def key_text(key: Any) -> str:

@@ -13,12 +13,12 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from covid_risk.api import RiskPrediction, predict_risk, risk_band
-from covid_risk.exceptions import DataQualityWarning, ValidationError
+from covid_risk.exceptions import DataQualityWarning
 
 from .strategies import (
-    bounded,
     check_probabilities,
     check_validation_error,
+    checked_call,
     frames,
     fuzz_settings,
     good_patients,
@@ -32,17 +32,7 @@ SETTINGS = st.sampled_from(["admission", "community"])
 
 def _predict(patient, **kwargs):
     """predict_risk under the hang bound; (result or None, ValidationError or None)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            result = bounded(predict_risk, patient, **kwargs)
-        except ValidationError as exc:
-            result, error = None, exc
-        else:
-            error = None
-    foreign = [w for w in caught if not issubclass(w.category, DataQualityWarning)]
-    assert not foreign, [f"{w.category.__name__}: {w.message}" for w in foreign]
-    return result, error
+    return checked_call(predict_risk, patient, **kwargs)[:2]
 
 
 def _check_prediction(result: RiskPrediction, model, setting: str) -> None:

@@ -34,9 +34,9 @@ from covid_risk.exceptions import DataQualityWarning, ValidationError
 from covid_risk.validation import validate
 
 from .strategies import (
-    bounded,
     check_probabilities,
     check_validation_error,
+    checked_call,
     frames,
     fuzz_settings,
     key_text,
@@ -49,17 +49,7 @@ def _temporaries(folder: Path) -> list[str]:
 
 def _score(src: Path, dst: Path, model, **kwargs):
     """score_file under the hang bound; (report or None, ValidationError or None)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            report = bounded(score_file, src, dst, model=model, progress=False, **kwargs)
-        except ValidationError as exc:
-            report, error = None, exc
-        else:
-            error = None
-    foreign = [w for w in caught if not issubclass(w.category, DataQualityWarning)]
-    assert not foreign, [f"{w.category.__name__}: {w.message}" for w in foreign]
-    return report, error
+    return checked_call(score_file, src, dst, model=model, progress=False, **kwargs)[:2]
 
 
 def _read_table(path: Path) -> pd.DataFrame:

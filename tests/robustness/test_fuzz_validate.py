@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import pandas as pd
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from covid_risk.exceptions import DataQualityWarning, ValidationError
 from covid_risk.schema import FIELDS
 from covid_risk.validation import validate
 
 from .strategies import (
-    bounded,
     check_canonical,
     check_validation_error,
+    checked_call,
     frames,
     fuzz_settings,
     good_patients,
@@ -29,17 +27,7 @@ from .strategies import (
 
 def _validate(records, **kwargs):
     """Run validate under the hang bound; return (result or None, error or None, warnings)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            result = bounded(validate, records, **kwargs)
-        except ValidationError as exc:
-            result, error = None, exc
-        else:
-            error = None
-    foreign = [w for w in caught if not issubclass(w.category, DataQualityWarning)]
-    assert not foreign, [f"{w.category.__name__}: {w.message}" for w in foreign]
-    return result, error, caught
+    return checked_call(validate, records, **kwargs)
 
 
 def _given_keys(records) -> set[str]:
