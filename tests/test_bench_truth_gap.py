@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # ``pytest`` run without ``python -m``
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import bench_truth_gap  # noqa: E402
+from benchmarks import bench_truth_gap
 
 
 def test_quick_run_measures_every_part(tmp_path):

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from benchmarks import _common, bench_latency, bench_peer, bench_training, run_all
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # ``pytest`` run without ``python -m``
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import _common, bench_latency, bench_peer, bench_training, run_all  # noqa: E402
-
-from covid_risk.models import train  # noqa: E402
-from covid_risk.synthetic import make_cohort  # noqa: E402
+from covid_risk.models import train
+from covid_risk.synthetic import make_cohort
 
 
 @pytest.fixture(scope="module")

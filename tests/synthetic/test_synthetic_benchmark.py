@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # ``pytest`` run without ``python -m``
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import bench_generator  # noqa: E402
+from benchmarks import bench_generator
 
 
 def test_bench_generator_quick_writes_json_and_markdown(tmp_path):
