@@ -320,7 +320,7 @@ def bench_model(path: str | None, *, quick: bool, setting: str = "admission") ->
     try:
         return default_model(setting), f"bundled default {setting} model"
     except FileNotFoundError:
-        from covid_risk.models._files import load_bytes
+        from covid_risk.models._load import load_bytes
         from covid_risk.models.build_default import RECIPES, build
 
         t = time.perf_counter()

@@ -47,7 +47,8 @@ CHILD = textwrap.dedent("""
     warnings.simplefilter("ignore")
     t0 = time.perf_counter()
     import covid_risk
-    import covid_risk.batch as batch
+    import covid_risk.scoring._chunks as batch
+    from covid_risk.scoring import score_file
     from covid_risk.models import load
 
     def rss_mb():  # resident memory now
@@ -64,7 +65,7 @@ CHILD = textwrap.dedent("""
     model = load(sys.argv[1], hmac_key=b"")
     gc.collect()
     baseline = rss_mb()  # after imports and the model
-    report = batch.score_file(sys.argv[2], sys.argv[3], model=model,
+    report = score_file(sys.argv[2], sys.argv[3], model=model,
                               chunk_rows=int(sys.argv[4]), id_column="patient_id",
                               progress=False)
     out = report.to_dict()
@@ -192,8 +193,8 @@ def dask_runs(model_path: Path, src: Path, workdir: Path, chunk_rows: int,
     """Score ``src`` on LocalClusters of 1 and 2 workers (warm-up run not timed)."""
     from distributed import Client, LocalCluster
 
-    from covid_risk.batch import score_file
     from covid_risk.models import load
+    from covid_risk.scoring import score_file
 
     model = load(model_path, hmac_key=b"")
     out = []

@@ -73,10 +73,10 @@ def _log(message: str) -> None:
 # ----------------------------------------------------------------------- child processes
 def batch_child(model_path: str, rows: int, what: str, repeats: int) -> dict:
     """Score ``rows`` generated patients in a fresh process: ``what`` is "ours" or "raw"."""
-    import covid_risk.api  # noqa: F401
+    import covid_risk.prediction._predict  # noqa: F401
     from benchmarks._common import mark_memory
-    from covid_risk import api
     from covid_risk.models import load
+    from covid_risk.prediction import _predict as api
 
     model = load(model_path, hmac_key=b"")
     frame = to_score(cohort(rows, random_state=SEED_BATCH))
@@ -128,8 +128,8 @@ def throughput(model: Any, frame: Any, repeats: int, kind: str) -> dict:
     ``covid_risk.explain(frame)`` against ``pred_contrib=True``. Alternating the two in
     each repeat keeps a change in machine load from favouring either.
     """
-    from covid_risk import api
     from covid_risk.explanation import explain
+    from covid_risk.prediction import _predict as api
 
     X = np.ascontiguousarray(model.model_matrix(frame).to_numpy(dtype="float64"))
     boosters = list(model.boosters_.values())
@@ -156,8 +156,8 @@ def throughput(model: Any, frame: Any, repeats: int, kind: str) -> dict:
 # ------------------------------------------------------------------------------- latency
 def single_patient(model: Any, args: argparse.Namespace) -> dict:
     """One patient at a time, end to end from a dict, against the raw limit."""
-    import covid_risk._fastpath as fastpath
-    from covid_risk import api
+    import covid_risk.prediction._fastpath as fastpath
+    from covid_risk.prediction import _predict as api
     from covid_risk.schema import PREDICTORS
 
     pool = cohort(int(args.patients * 1.3) + 20, random_state=SEED_PATIENTS)

@@ -338,7 +338,7 @@ def _log(message: str) -> None:
 
 def run(args: argparse.Namespace) -> dict:
     """Run the comparison and return the results."""
-    from covid_risk import api
+    from covid_risk.prediction import _predict as api
     from covid_risk.schema import PREDICTORS
 
     setting = "admission"
@@ -405,7 +405,7 @@ def run(args: argparse.Namespace) -> dict:
     # single-patient latency, end to end from a dict
     pool = cohort(args.patients * 2, setting=setting, random_state=SEEDS["patients"])
     dicts = patients_as_dicts(pool, PREDICTORS)
-    from covid_risk._fastpath import parse_patient
+    from covid_risk.prediction._fastpath import parse_patient
 
     clean = [d for d in dicts if parse_patient(d) is not None][: args.patients]
     peer_sample = clean[: args.peer_patients]

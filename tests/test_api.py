@@ -15,8 +15,11 @@ import pandas as pd
 import pytest
 
 import covid_risk.models
-from covid_risk import api
-from covid_risk.api import (
+from covid_risk.exceptions import DataQualityWarning, ValidationError
+from covid_risk.explanation import explain
+from covid_risk.models import RiskModel, train
+from covid_risk.prediction import _predict as api
+from covid_risk.prediction._predict import (
     IMPORTANT_FIELDS,
     RISK_BANDS,
     Factor,
@@ -26,9 +29,6 @@ from covid_risk.api import (
     resolve_model,
     risk_band,
 )
-from covid_risk.exceptions import DataQualityWarning, ValidationError
-from covid_risk.explanation import explain
-from covid_risk.models import RiskModel, train
 from covid_risk.schema import FIELDS, SETTING_OUTCOMES
 from covid_risk.synthetic import make_cohort
 from covid_risk.validation import validate

@@ -16,8 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from covid_risk.api import predict_risk, risk_band
-from covid_risk.batch import (
+from covid_risk.exceptions import DataQualityWarning, ValidationError
+from covid_risk.prediction._predict import predict_risk, risk_band
+from covid_risk.scoring import score_file
+from covid_risk.scoring._chunks import (
     ScoreReport,
     default_rejects,
     plan_columns,
@@ -25,10 +27,8 @@ from covid_risk.batch import (
     remove_stale_temps,
     resolve_options,
     risk_bands,
-    score_file,
     temp_path,
 )
-from covid_risk.exceptions import DataQualityWarning, ValidationError
 
 N = 1500
 FAST = {"learning_rate": 0.15, "n_estimators": 80, "early_stopping_rounds": 15}
@@ -237,7 +237,8 @@ def test_killed_run_leaves_nothing_complete_and_a_rerun_is_correct(model, files,
     script = textwrap.dedent(f"""
         import sys, time, warnings
         warnings.simplefilter("ignore")
-        import covid_risk.batch as batch
+        import covid_risk.scoring._chunks as batch
+        from covid_risk.scoring import score_file
         from covid_risk.models import load
         original = batch.ChunkScorer.__call__
         def slow(self, table, offset):
@@ -246,7 +247,7 @@ def test_killed_run_leaves_nothing_complete_and_a_rerun_is_correct(model, files,
             time.sleep(0.3)
             return result
         batch.ChunkScorer.__call__ = slow
-        batch.score_file({str(files / "patients.parquet")!r}, {str(dst)!r},
+        score_file({str(files / "patients.parquet")!r}, {str(dst)!r},
                          model=load({model.path_!r}), chunk_rows=100, id_column="patient_id",
                          progress=False)
         print("finished", flush=True)
@@ -282,7 +283,7 @@ def test_killed_run_leaves_nothing_complete_and_a_rerun_is_correct(model, files,
 def test_error_mid_run_keeps_the_old_result_and_removes_temporaries(model, files, tmp_path,
                                                                     monkeypatch):
     """An exception on chunk 3 leaves an earlier dst untouched and no temporary files."""
-    import covid_risk.batch as batch
+    import covid_risk.scoring._chunks as batch
 
     dst = tmp_path / "out.csv"
     dst.write_text("old result\n")
@@ -420,7 +421,7 @@ def test_bad_arguments_say_what_to_do(model, files, tmp_path):
 
 def test_missing_dask_names_the_extra(monkeypatch):
     """Without Dask installed the error says pip install 'covid-risk[dask]'."""
-    from covid_risk._dask import require_dask
+    from covid_risk.scoring._dask import require_dask
 
     monkeypatch.setitem(sys.modules, "dask.dataframe", None)
     with pytest.raises(ImportError, match=r"pip install 'covid-risk\[dask\]'"):
@@ -446,7 +447,7 @@ def test_reading_holds_one_row_group_not_the_whole_file(patients, tmp_path):
     """While chunks stream through a 30-row-group file, Arrow holds far less than the file."""
     from pathlib import Path
 
-    from covid_risk.batch import iter_chunks
+    from covid_risk.scoring._chunks import iter_chunks
 
     path = Path(tmp_path) / "many_groups.parquet"
     pq.write_table(pa.Table.from_pandas(patients, preserve_index=False), path,

@@ -8,9 +8,10 @@ import json
 import pandas as pd
 import pytest
 
-import covid_risk._cli_scores as cli_scores
+import covid_risk.cli.scores as cli_scores
 from covid_risk import progress
-from covid_risk._cli_io import (
+from covid_risk.cli import COMMANDS, main
+from covid_risk.cli._io import (
     CliError,
     TableWriter,
     parse_mapping,
@@ -18,7 +19,6 @@ from covid_risk._cli_io import (
     to_jsonable,
     write_table,
 )
-from covid_risk.cli import COMMANDS, main
 
 
 class _TTY(io.StringIO):
@@ -348,7 +348,7 @@ def chain_model(chain):
 def eval_cohort(chain):
     import warnings
 
-    from covid_risk._cli_common import read_cohort
+    from covid_risk.cli._common import read_cohort
 
     d, _ = chain
     with warnings.catch_warnings():  # the generator's implausible values are flagged

@@ -13,8 +13,8 @@ import pytest
 pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
-from covid_risk.batch import score_file  # noqa: E402
 from covid_risk.exceptions import DataQualityWarning  # noqa: E402
+from covid_risk.scoring import score_file  # noqa: E402
 
 FAST = {"learning_rate": 0.15, "n_estimators": 80, "early_stopping_rounds": 15}
 OUTCOMES = ("death", "deterioration")
@@ -178,7 +178,7 @@ def test_train_dask_matches_local_discrimination(client, cohort, model, tmp_path
 
 def test_staged_log_loss_matches_lightgbm_predictions(model):
     """Leaf-value cumulative sums give LightGBM's raw score after every round."""
-    from covid_risk._dask import _SPLIT, _staged_log_loss
+    from covid_risk.scoring._dask import _SPLIT, _staged_log_loss
     from covid_risk.synthetic import make_cohort
 
     booster = model.boosters_["death"]
@@ -198,7 +198,7 @@ def test_staged_log_loss_matches_lightgbm_predictions(model):
 
 def test_row_groups_are_cut_into_pieces_of_chunk_rows(dataset):
     """Pieces cover every row once, in order, with at most chunk_rows rows each."""
-    from covid_risk._dask import _pieces, _window
+    from covid_risk.scoring._dask import _pieces, _window
 
     pieces = _pieces(dataset, 256)
     assert [p[5] for p in pieces[:4]] == [256, 94, 256, 94]

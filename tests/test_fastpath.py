@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import covid_risk._fastpath as fastpath
-from covid_risk import api
-from covid_risk._fastpath import FastPredictor, fast_predictor, parse_patient
+import covid_risk.prediction._fastpath as fastpath
 from covid_risk.exceptions import CalibrationWarning, DataQualityWarning
 from covid_risk.explanation import explain
 from covid_risk.labels import describe, format_value
 from covid_risk.models import RiskModel, train
+from covid_risk.prediction import _predict as api
+from covid_risk.prediction._fastpath import FastPredictor, fast_predictor, parse_patient
 from covid_risk.schema import COMMUNITY_PREDICTORS, FIELDS, PREDICTORS
 from covid_risk.synthetic import make_cohort
 from covid_risk.validation import validate

@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 
 import covid_risk as cr
-from covid_risk.card import (
+from covid_risk.evaluation.card import (
     NOT_FOR_CLINICAL_USE,
     REPORT_SECTIONS,
     TRIPOD_ITEMS,
     model_card,
 )
+from covid_risk.evaluation.report import SECTION_TITLES, _ci_text, _num, render_report
 from covid_risk.models import ClinicalScoreBaseline
-from covid_risk.report import SECTION_TITLES, _ci_text, _num, render_report
 
 OUTCOMES = ("death", "deterioration")
 TRAIN_SEED = 11
@@ -261,7 +261,7 @@ def test_model_card_rejects_unknown_setting():
 
 def test_extra_sections_go_before_the_checklist(fitted):
     """Extra sections are placed before the TRIPOD+AI checklist and listed in the contents."""
-    from covid_risk.report import report_html
+    from covid_risk.evaluation.report import report_html
 
     _, evaluation, _ = fitted
     text = report_html(evaluation, extra_sections=[("drift", "Drift", "<p>PSI 0.02</p>")])

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from covid_risk import retraining as rt
+from covid_risk.cli import retrain as retrain_cli
 from covid_risk.exceptions import CovidRiskError
 from covid_risk.retraining import (
     EXIT_GATE_FAILED,
@@ -357,7 +357,7 @@ def test_workflow_runs_a_command_the_parser_accepts():
     argv = shlex.split(command.replace("\\\n", " ").replace('"$SCENARIO"', "wild_type_2020")
                        .replace('"$SEED"', "7").replace('"$OUT"', "retrain-out"))
     parser = argparse.ArgumentParser()
-    rt.add_arguments(parser)
+    retrain_cli.add_arguments(parser)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     assert (args.seed, args.out, args.quiet) == (7, "retrain-out", True)

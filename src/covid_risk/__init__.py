@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from covid_risk._version import __version__ as __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -50,28 +50,28 @@ _EXPORTS: dict[str, str] = {
     "LogisticBaseline": "covid_risk.models",
     "ClinicalScoreBaseline": "covid_risk.models",
     # one patient, explanations
-    "predict_risk": "covid_risk.api",
-    "RiskPrediction": "covid_risk.api",
-    "OutcomeRisk": "covid_risk.api",
-    "Factor": "covid_risk.api",
-    "risk_band": "covid_risk.api",
+    "predict_risk": "covid_risk.prediction",
+    "RiskPrediction": "covid_risk.prediction",
+    "OutcomeRisk": "covid_risk.prediction",
+    "Factor": "covid_risk.prediction",
+    "risk_band": "covid_risk.prediction",
     "explain": "covid_risk.explanation",
     "global_importance": "covid_risk.explanation",
     "RiskExplanation": "covid_risk.explanation",
     # batch scoring, drift and retraining
-    "score_file": "covid_risk.batch",
-    "ScoreReport": "covid_risk.batch",
-    "drift": "covid_risk.drift_report",
-    "DriftReport": "covid_risk.drift_report",
+    "score_file": "covid_risk.scoring",
+    "ScoreReport": "covid_risk.scoring",
+    "drift": "covid_risk.evaluation",
+    "DriftReport": "covid_risk.evaluation",
     "retrain": "covid_risk.retraining",
     "RetrainResult": "covid_risk.retraining",
     # evaluation
     "evaluate": "covid_risk.evaluation",
     "Evaluation": "covid_risk.evaluation",
     "OutcomeEvaluation": "covid_risk.evaluation",
-    "render_report": "covid_risk.report",
-    "model_card": "covid_risk.card",
-    "ModelCard": "covid_risk.card",
+    "render_report": "covid_risk.evaluation",
+    "model_card": "covid_risk.evaluation",
+    "ModelCard": "covid_risk.evaluation",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

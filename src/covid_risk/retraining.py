@@ -8,7 +8,7 @@
 3. evaluates it on the second with :func:`covid_risk.evaluate` -- together with the
    current (baseline) model when one is given, on the very same rows and bootstrap
    resamples, so the AUROC difference is paired;
-4. measures drift (:func:`covid_risk.drift_report.drift`) of the new training cohort from
+4. measures drift (:func:`covid_risk.evaluation.drift.drift`) of the new training cohort from
    the baseline's training population (see *Drift reference* below);
 5. checks the quality gates of a JSON config (:func:`load_gates`);
 6. writes to the output folder:
@@ -65,7 +65,6 @@ new model is fit for it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -81,6 +80,7 @@ from covid_risk.exceptions import CovidRiskError
 from covid_risk.schema import OUTCOMES, SETTING_OUTCOMES, SETTINGS
 
 __all__ = [
+    "DEFAULT_N_BOOTSTRAP",
     "DEFAULT_N_EVAL",
     "DEFAULT_N_TRAIN",
     "EXIT_GATE_FAILED",
@@ -671,8 +671,8 @@ def _threshold_text(g: GateResult) -> str:
 
 def _report(evaluation: Any, model: Any, card: Any, importance_rows: Any, gates_html: str,
             drift_html: str, title: str, banner: str = "") -> str:
-    """Return the HTML report of :mod:`covid_risk.report` with gates and drift sections."""
-    from covid_risk.report import report_html
+    """Return the HTML report (:mod:`covid_risk.evaluation.report`) with gates and drift."""
+    from covid_risk.evaluation.report import report_html
 
     page = report_html(evaluation, model=model, card=card, cohort=importance_rows, title=title)
     extra = (f'<section id="retrain_gates">\n<h2>Retraining gates</h2>\n{gates_html}\n</section>\n'
@@ -757,9 +757,9 @@ def retrain(
     (0, 'model.crmodel')
     """
     import covid_risk
-    from covid_risk.card import model_card
-    from covid_risk.drift_report import drift as drift_report
     from covid_risk.evaluation import evaluate
+    from covid_risk.evaluation.card import model_card
+    from covid_risk.evaluation.drift import drift as drift_report
     from covid_risk.models import train
     from covid_risk.progress import stage
     from covid_risk.synthetic import GENERATOR_VERSION, SCENARIOS, make_cohort
@@ -896,73 +896,3 @@ def retrain(
     return RetrainResult(passed=passed, exit_code=exit_code, out=out, model_path=model_path,
                          gates=gates, model=model, evaluation=evaluation, drift=drift,
                          seeds=seeds, timings=timings, files=files)
-
-
-# ============================================================================ command line
-DESCRIPTION = """\
-Retrain in CI: generate a fresh synthetic training cohort and an independent
-evaluation cohort, train a model, evaluate it beside the current model on the
-same rows, measure drift, and check quality gates (minimum AUROC, calibration
-slope and intercept ranges, maximum AUROC loss against the current model,
-maximum distance to the true risk). Writes to --out: the model
-(model.crmodel, or model.rejected.crmodel when a gate fails), gates.json,
-metrics.json, report.html and MODEL_CARD.md.
-
-Exit status: 0 when every gate passed, 3 when a gate failed, 2 for bad
-arguments, 1 for an internal error."""
-
-EPILOG = """\
-examples:
-  covid-risk retrain --scenario wild_type_2020 --seed 1 --out retrain-out
-  covid-risk retrain --scenario omicron_2022 --seed 7 --baseline current.crmodel \\
-      --config config/retrain_gates.json --out retrain-out --quiet"""
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the options of ``covid-risk retrain``."""
-    from covid_risk._cli_common import non_negative_int, positive_int
-
-    parser.add_argument("--scenario", default="wild_type_2020",
-                        help="generator scenario of both cohorts, e.g. wild_type_2020 (the "
-                        "default), alpha_2020, delta_2021, omicron_2022; an unknown name is "
-                        "reported with the list")
-    parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help="seed of the run; cohort, model and bootstrap seeds are derived "
-                        "from it (default: 0)")
-    parser.add_argument("--baseline", metavar="MODEL",
-                        help="current model file to compare with on the same evaluation rows")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--config", metavar="JSON",
-                        help="gates config (default: the thresholds packaged with covid_risk)")
-    parser.add_argument("--setting", choices=SETTINGS, default="admission",
-                        help="clinical setting (default: admission)")
-    parser.add_argument("--outcomes", metavar="NAME,...",
-                        help="comma-separated outcomes (default: every outcome of the setting)")
-    parser.add_argument("--n-train", type=positive_int, default=DEFAULT_N_TRAIN, metavar="N",
-                        help=f"training cohort size (default: {DEFAULT_N_TRAIN})")
-    parser.add_argument("--n-eval", type=positive_int, default=DEFAULT_N_EVAL, metavar="N",
-                        help=f"evaluation cohort size (default: {DEFAULT_N_EVAL})")
-    parser.add_argument("--n-bootstrap", type=non_negative_int, default=DEFAULT_N_BOOTSTRAP,
-                        metavar="N",
-                        help=f"bootstrap resamples (default: {DEFAULT_N_BOOTSTRAP})")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``covid-risk retrain`` and return its exit status (0 or 3)."""
-    outcomes = None
-    if args.outcomes:
-        outcomes = tuple(dict.fromkeys(s.strip() for s in args.outcomes.split(",") if s.strip()))
-    result = retrain(
-        scenario=args.scenario, seed=args.seed, baseline=args.baseline, out=args.out,
-        config=args.config, n_train=args.n_train, n_eval=args.n_eval, setting=args.setting,
-        outcomes=outcomes, n_bootstrap=args.n_bootstrap, quiet=args.quiet,
-    )
-    for g in result.gates:
-        print(g.describe())
-    if result.passed:
-        print(f"accepted: all {len(result.gates) - sum(g.passed is None for g in result.gates)} "
-              f"gates passed; model written to {result.model_path}")
-    else:
-        print(f"rejected: {len(result.failed)} gate(s) failed; model written to "
-              f"{result.model_path} (not for deployment)")
-    return result.exit_code

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Conversion", "normalise_unit", "UREA_MMOL_PER_BUN_MG_DL"]
+__all__ = [
+    "CREATININE_UMOL_PER_MG_DL",
+    "IDENTITY",
+    "UREA_MMOL_PER_BUN_MG_DL",
+    "UREA_MMOL_PER_UREA_MG_DL",
+    "Conversion",
+    "normalise_unit",
+]
 
 # Urea and BUN: 1 mmol of urea carries 2 nitrogen atoms = 28.014 mg N, so
 # BUN 1 mg/dL = 10 mg/L / 28.014 mg/mmol = 0.35697 mmol/L urea.

@@ -64,7 +64,7 @@ def test_two_processes_write_byte_identical_files(here, child):
 
 def test_one_and_two_thread_models_predict_identically(here, child):
     """The two files' models give bitwise identical probabilities and raw scores."""
-    from covid_risk.models._files import load_bytes
+    from covid_risk.models._load import load_bytes
     from covid_risk.synthetic import make_cohort
 
     patients = make_cohort(500, random_state=4)

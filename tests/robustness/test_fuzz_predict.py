@@ -12,8 +12,8 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from covid_risk.api import RiskPrediction, predict_risk, risk_band
 from covid_risk.exceptions import DataQualityWarning
+from covid_risk.prediction._predict import RiskPrediction, predict_risk, risk_band
 
 from .strategies import (
     check_probabilities,

@@ -28,9 +28,10 @@ import pytest
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
-from covid_risk.api import predict_risk, risk_band
-from covid_risk.batch import default_rejects, score_file, source_names
 from covid_risk.exceptions import DataQualityWarning, ValidationError
+from covid_risk.prediction._predict import predict_risk, risk_band
+from covid_risk.scoring import score_file
+from covid_risk.scoring._chunks import default_rejects, source_names
 from covid_risk.validation import validate
 
 from .strategies import (
@@ -247,7 +248,7 @@ def test_sigkill_mid_file_keeps_the_old_result_and_a_rerun_is_complete(
     script = textwrap.dedent(f"""
         import warnings
         warnings.simplefilter("ignore")
-        from covid_risk.batch import score_file
+        from covid_risk.scoring import score_file
         score_file({str(src)!r}, {str(dst)!r}, model={str(admission_file)!r}, chunk_rows=250,
                    id_column="patient_id", progress=False)
         print("finished", flush=True)

@@ -34,7 +34,8 @@ from covid_risk.exceptions import (
     NotAModelFileError,
 )
 from covid_risk.models import load
-from covid_risk.models._files import FORMAT_VERSION, KEY_ENV, MAGIC, load_bytes
+from covid_risk.models._files import FORMAT_VERSION, KEY_ENV, MAGIC
+from covid_risk.models._load import load_bytes
 
 from .strategies import bounded, fuzz_settings
 

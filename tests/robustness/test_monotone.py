@@ -19,10 +19,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from covid_risk.api import predict_risk
 from covid_risk.exceptions import DataQualityWarning
 from covid_risk.features.matrix import MONOTONE_DIRECTIONS
 from covid_risk.models import COHERENCE_RULES
+from covid_risk.prediction._predict import predict_risk
 from covid_risk.schema import FIELDS, OUTCOMES
 
 from .strategies import fuzz_settings, good_patients

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from covid_risk.api import predict_risk
 from covid_risk.exceptions import ValidationError
+from covid_risk.prediction._predict import predict_risk
 from covid_risk.schema import FIELDS, PREDICTORS
 from covid_risk.validation import validate
 
@@ -125,7 +125,7 @@ def test_warnings_about_kept_values_name_only_the_flagged_fields(admission_model
 
 def test_batch_scoring_reports_counts_not_values(admission_file, tmp_path, caplog, capsys):
     """score_file's warnings, report and output streams carry counts and field names only."""
-    from covid_risk.batch import score_file
+    from covid_risk.scoring import score_file
 
     rows = [dict(PATIENT, patient_id=f"{SECRET_ID}-{i}") for i in range(5)]
     rows[2][OFFENDING[0]] = OFFENDING[1]

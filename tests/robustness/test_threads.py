@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from covid_risk.api import predict_risk
 from covid_risk.exceptions import ValidationError
+from covid_risk.prediction._predict import predict_risk
 from covid_risk.schema import OUTCOMES
 
 N_THREADS = 8
@@ -85,7 +85,7 @@ def _same(a: Any, b: Any) -> bool:
 
 def test_eight_threads_calling_predict_risk_get_the_serial_answers(models, admission_file):
     """8 threads x 21 calls (fast and normal paths, errors, both settings, a frame) match serial."""
-    from covid_risk import api
+    from covid_risk.prediction import _predict as api
 
     jobs = _jobs()
     serial = [[_run(p, kw, models, admission_file, t) for p, kw in job]

@@ -15,7 +15,8 @@ from covid_risk.models._calibration import (
     fit_calibrator,
 )
 from covid_risk.models._default import DEFAULT_MODEL_FILES, default_model
-from covid_risk.models._files import load, read_manifest
+from covid_risk.models._files import read_manifest
+from covid_risk.models._load import load
 from covid_risk.models._risk_model import COHERENCE_RULES, RiskModel, apply_coherence
 from covid_risk.models._train import train
 

@@ -49,7 +49,7 @@ def default_model(setting: str = "admission"):
     setting : {"admission", "community"}, default="admission"
         Clinical setting.
     """
-    from covid_risk.models._files import load_bytes
+    from covid_risk.models._load import load_bytes
 
     data = default_model_bytes(setting)
     return load_bytes(data, hmac_key=b"", source=f"The bundled {setting} model")

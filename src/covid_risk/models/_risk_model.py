@@ -76,6 +76,7 @@ from covid_risk.models._calibration import (
     SigmoidCalibrator,
     fit_calibrator,
 )
+from covid_risk.models._files import model_to_bytes, save_model
 from covid_risk.models._inputs import as_canonical
 from covid_risk.models._lgbm import booster_params, train_booster
 from covid_risk.schema import OUTCOMES, SETTING_OUTCOMES, SETTINGS, schema_hash
@@ -665,14 +666,12 @@ class RiskModel(BaseEstimator):
             environment variable if set, else unsigned. Pass ``b""`` to force
             an unsigned file.
         """
-        from covid_risk.models._files import save_model
-
+        self._check_fitted()
         save_model(self, path, hmac_key=hmac_key)
 
     def to_bytes(self, *, hmac_key: str | bytes | None = None) -> bytes:
         """Return the model file's bytes (what :meth:`save` writes)."""
-        from covid_risk.models._files import model_to_bytes
-
+        self._check_fitted()
         return model_to_bytes(self, hmac_key=hmac_key)
 
     def __sklearn_is_fitted__(self) -> bool:

@@ -74,9 +74,7 @@ def build(setting: str = "admission") -> bytes:
 
 
 def _data_dir() -> Path:
-    import covid_risk
-
-    return Path(covid_risk.__file__).resolve().parent / "data"
+    return Path(__file__).resolve().parents[1] / "data"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,14 @@ from covid_risk.schema import COMORBIDITIES_4C
 from covid_risk.synthetic import _parameters as P
 from covid_risk.synthetic._population import COMORBIDITY_NAMES
 
-__all__ = ["admission_features", "draw_admission", "latent_mean", "LATENT_NAMES", "true_value"]
+__all__ = [
+    "LATENT_NAMES",
+    "admission_features",
+    "draw_admission",
+    "latent_mean",
+    "loading_matrix",
+    "true_value",
+]
 
 LATENT_NAMES: tuple[str, ...] = tuple(lat.name for lat in P.LATENTS)
 _N_LAT = len(LATENT_NAMES)

@@ -36,7 +36,14 @@ from covid_risk.synthetic._population import (
     subset,
 )
 
-__all__ = ["make_cohort", "make_population", "SyntheticPopulation", "SCENARIOS"]
+__all__ = [
+    "SCENARIOS",
+    "TRUE_RISK_DEFINITION",
+    "SyntheticPopulation",
+    "cohort_with_and_without_missingness",
+    "make_cohort",
+    "make_population",
+]
 
 SCENARIOS: tuple[str, ...] = tuple(P.SCENARIOS)
 """Names accepted by ``scenario=``; the first, ``"wild_type_2020"``, is the default."""
@@ -389,7 +396,7 @@ def make_cohort(
     return df
 
 
-def _cohort_with_and_without_missingness(
+def cohort_with_and_without_missingness(
     n_patients: int, *, setting: str, scenario: str, random_state: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return ``make_cohort(..., missingness=True)`` and ``(..., missingness=False)``.

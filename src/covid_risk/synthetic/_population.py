@@ -15,8 +15,17 @@ from covid_risk.schema import FIELDS
 from covid_risk.synthetic import _parameters as P
 from covid_risk.synthetic._spec import MAX_AGE, interp_age
 
-__all__ = ["draw_population", "subset", "COMORBIDITY_NAMES", "hospitalisation_lp",
-           "community_death_lp"]
+__all__ = [
+    "COMORBIDITY_NAMES",
+    "ETHNICITIES",
+    "SMOKING",
+    "VARIANTS",
+    "community_death_lp",
+    "concat",
+    "draw_population",
+    "hospitalisation_lp",
+    "subset",
+]
 
 COMORBIDITY_NAMES: tuple[str, ...] = tuple(
     f.name for f in FIELDS.values() if f.group == "comorbidity"

@@ -16,7 +16,7 @@ import pandas as pd
 from covid_risk.metrics import roc_auc
 from covid_risk.schema import COMORBIDITIES_4C, SETTING_OUTCOMES, as_float
 from covid_risk.synthetic import _parameters as P
-from covid_risk.synthetic._cohort import _cohort_with_and_without_missingness, make_cohort
+from covid_risk.synthetic._cohort import cohort_with_and_without_missingness, make_cohort
 from covid_risk.synthetic._population import COMORBIDITY_NAMES
 
 __all__ = ["RealismReport", "realism_report", "admission_checks", "community_checks",
@@ -476,7 +476,7 @@ def realism_report(
     >>> report = cr.realism_report(20_000, 200_000, random_state=0)  # doctest: +SKIP
     >>> report.table[["check", "target", "achieved", "passed"]]  # doctest: +SKIP
     """
-    adm, adm_full = _cohort_with_and_without_missingness(
+    adm, adm_full = cohort_with_and_without_missingness(
         n_admission, setting="admission", scenario="wild_type_2020", random_state=random_state)
     table_a, four_c = admission_checks(adm, adm_full)
     com = make_cohort(n_community, setting="community", random_state=random_state)

@@ -1,7 +1,7 @@
 """The ``covid-risk`` command line.
 
 Subcommands are listed in :data:`COMMANDS`; each lives in a private module
-``covid_risk._cli_<name>`` with ``DESCRIPTION``, ``EPILOG``, ``add_arguments(parser)``
+``covid_risk.cli.<name>`` with ``DESCRIPTION``, ``EPILOG``, ``add_arguments(parser)``
 and ``run(args) -> int``, and imports the heavy parts of the library only when it
 runs, so ``--help`` is quick.
 
@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-from covid_risk._cli_io import CliError
+from covid_risk.cli._io import CliError
 from covid_risk.exceptions import (
     CalibrationWarning,
     CovidRiskError,
@@ -43,7 +43,7 @@ from covid_risk.exceptions import (
     ValidationError,
 )
 
-__all__ = ["COMMANDS", "Command", "build_parser", "main"]
+__all__ = ["COMMANDS", "USAGE_ERRORS", "Command", "build_parser", "main"]
 
 PROG = "covid-risk"
 
@@ -63,18 +63,18 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("cohort", "generate a synthetic cohort and save it (CSV or Parquet)",
-            "covid_risk._cli_cohort"),
-    Command("train", "train a risk model on a cohort and save it", "covid_risk._cli_train"),
+            "covid_risk.cli.cohort"),
+    Command("train", "train a risk model on a cohort and save it", "covid_risk.cli.train"),
     Command("evaluate", "evaluate a model on a cohort: summary table, HTML and JSON reports",
-            "covid_risk._cli_evaluate"),
+            "covid_risk.cli.evaluate"),
     Command("predict", "predict risks for a file, or for JSON patients on standard input",
-            "covid_risk._cli_predict"),
+            "covid_risk.cli.predict"),
     Command("explain", "show the factors behind one patient's predicted risk",
-            "covid_risk._cli_explain"),
+            "covid_risk.cli.explain"),
     Command("scores", "compute clinical scores (4C, CURB-65, NEWS2, qSOFA) for a file",
-            "covid_risk._cli_scores"),
+            "covid_risk.cli.scores"),
     Command("retrain", "retrain on fresh synthetic cohorts and check quality gates "
-            "(exit 3 when a gate fails)", "covid_risk.retraining"),
+            "(exit 3 when a gate fails)", "covid_risk.cli.retrain"),
 )
 """The subcommands, in the order ``--help`` lists them."""
 
@@ -93,7 +93,7 @@ _MAX_WARNINGS = 5
 
 
 def _version() -> str:
-    from covid_risk import __version__
+    from covid_risk._version import __version__
 
     return __version__
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from covid_risk._cli_common import (
+from covid_risk.cli._common import (
     DEFAULT_SETTING,
     add_mapping_options,
     add_model_options,
@@ -16,7 +16,14 @@ from covid_risk._cli_common import (
     positive_int,
     shift_rows,
 )
-from covid_risk._cli_io import CliError, TableWriter, iter_table, read_json, table_format
+from covid_risk.cli._io import CliError, TableWriter, iter_table, read_json, table_format
+
+__all__ = [
+    "DESCRIPTION",
+    "EPILOG",
+    "add_arguments",
+    "run",
+]
 
 DESCRIPTION = """\
 Predict the risk of each complication.
@@ -62,7 +69,7 @@ class _Predictor:
     """Holds the model and options so each input chunk is scored the same way."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from covid_risk._cli_common import load_model, model_setting
+        from covid_risk.cli._common import load_model, model_setting
 
         self.model = load_model(args) if args.model else None
         self.setting = (
@@ -81,7 +88,7 @@ class _Predictor:
         self.top = args.top
 
     def _predict(self, patient: Any) -> Any:
-        from covid_risk._cli_common import public
+        from covid_risk.cli._common import public
 
         return public("predict_risk")(
             patient, setting=self.setting, model=self.model, outcomes=self.outcomes,
@@ -118,7 +125,7 @@ def _is_missing(value: Any) -> bool:
 
 
 def _run_json(args: argparse.Namespace, predictor: _Predictor) -> int:
-    from covid_risk._cli_io import write_json
+    from covid_risk.cli._io import write_json
     from covid_risk.exceptions import Problem, ValidationError
 
     if args.out:

@@ -13,26 +13,27 @@ from typing import Any
 
 import pandas as pd
 
-from covid_risk._cli_io import CliError, parse_mapping
+from covid_risk.cli._io import CliError, parse_mapping
 from covid_risk.exceptions import Problem, ValidationError
 from covid_risk.schema import FIELDS, OUTCOMES, SETTING_OUTCOMES, SETTINGS
 
 __all__ = [
+    "DEFAULT_SETTING",
     "add_mapping_options",
     "add_model_options",
     "load_model",
     "model_setting",
+    "non_negative_int",
     "parse_columns",
     "parse_outcomes",
     "parse_units",
     "positive_float",
-    "non_negative_int",
     "positive_int",
     "public",
     "read_cohort",
     "shift_rows",
-    "write_cohort",
     "validate_frame",
+    "write_cohort",
 ]
 
 DEFAULT_SETTING = "admission"
@@ -200,7 +201,7 @@ def shift_rows(exc: ValidationError, offset: int) -> ValidationError:
 
 _FALLBACK_MODULES = {
     "explain": "covid_risk.explanation",
-    "predict_risk": "covid_risk.api",
+    "predict_risk": "covid_risk.prediction._predict",
 }
 
 
@@ -228,7 +229,7 @@ def read_cohort(path: str | Path) -> pd.DataFrame:
     the index.
     """
     import covid_risk
-    from covid_risk._cli_io import read_table, table_format
+    from covid_risk.cli._io import read_table, table_format
 
     fmt = table_format(path)
     if not Path(path).exists():
@@ -259,7 +260,7 @@ def write_cohort(df: pd.DataFrame, path: str | Path) -> None:
     :func:`read_cohort` restores the types by validation.
     """
     import covid_risk
-    from covid_risk._cli_io import table_format, write_table
+    from covid_risk.cli._io import table_format, write_table
 
     if table_format(path) == "parquet" and Path(path).suffix == ".parquet":
         covid_risk.save_cohort(df, path)

@@ -710,12 +710,12 @@ class Evaluation:
 
     # -- export ---------------------------------------------------------------
     def to_html(self, path: Any, **kwargs: Any) -> Any:
-        """Write the self-contained HTML report; see :func:`covid_risk.report.render_report`.
+        """Write the self-contained HTML report; see :func:`covid_risk.render_report`.
 
         A thin wrapper: the report module (imported here, on use) builds the page from
         this object's ``summary``, ``comparison``, ``subgroups`` and ``figures``.
         """
-        from covid_risk.report import render_report
+        from covid_risk.evaluation.report import render_report
 
         return render_report(self, path, **kwargs)
 

@@ -29,7 +29,7 @@ would sharpen if they were measured.
 
 Speed
 -----
-One dict takes a fast path (:mod:`covid_risk._fastpath`): the schema's parsing rules
+One dict takes a fast path (:mod:`covid_risk.prediction._fastpath`): the schema's parsing rules
 and the model-matrix recipe are compiled once per model, there is no pandas for one
 row, and each outcome's booster is asked through LightGBM's single-row C API with one
 thread (explanations use LightGBM's own TreeSHAP, shared with a helper thread while a
@@ -55,8 +55,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from covid_risk._fastpath import fast_predictor
 from covid_risk.exceptions import ValidationError
+from covid_risk.prediction._fastpath import fast_predictor
 from covid_risk.schema import FIELDS, SETTINGS
 
 __all__ = [
@@ -462,7 +462,7 @@ def _predict_frame(
 
 
 def _from_fast(result: Any, model: Any, setting: str) -> RiskPrediction:
-    """Turn a :class:`covid_risk._fastpath.FastResult` into the public result."""
+    """Turn a :class:`covid_risk.prediction._fastpath.FastResult` into the public result."""
     values = result.values
     nan = math.nan
     missing = [f for f in IMPORTANT_FIELDS.get(setting, ()) if values.get(f, nan) != values.get(

@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from covid_risk._cli_common import positive_int
-from covid_risk._cli_io import CliError, table_format
+from covid_risk.cli._common import positive_int
+from covid_risk.cli._io import CliError, table_format
 from covid_risk.schema import OUTCOMES, SETTINGS
+
+__all__ = [
+    "DESCRIPTION",
+    "EPILOG",
+    "add_arguments",
+    "run",
+]
 
 DESCRIPTION = """\
 Generate a synthetic cohort of people infected with SARS-CoV-2 and save it as
@@ -50,7 +57,7 @@ def _scenarios() -> tuple[str, ...]:
 def run(args: argparse.Namespace) -> int:
     """Generate, save and print a one-line summary of the cohort."""
     import covid_risk
-    from covid_risk._cli_common import write_cohort
+    from covid_risk.cli._common import write_cohort
     from covid_risk.progress import stage
 
     table_format(args.out)  # fail on a bad extension before spending time

@@ -10,7 +10,7 @@ their row offsets (files in sorted path order). Each row group is cut into piece
 of at most ``chunk_rows`` rows and each piece becomes one partition of a
 ``dask.dataframe`` built with :func:`dask.dataframe.from_map`; its task reads its
 rows of the row group with pyarrow (``iter_batches``), scores them with
-the same :class:`~covid_risk.batch.ChunkScorer` as the local engine and writes
+the same :class:`~covid_risk.scoring._chunks.ChunkScorer` as the local engine and writes
 ``part-<n>.parquet`` with pyarrow, with exactly the local engine's schema, into a
 temporary folder next to ``dst``. The results -- probabilities, bands, row numbers,
 rejects and their reasons -- are therefore exactly those of ``engine="local"``, and
@@ -75,7 +75,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from covid_risk.batch import (
+from covid_risk.prediction import resolve_model
+from covid_risk.scoring._chunks import (
     ChunkScorer,
     ScoreOptions,
     ScoreReport,
@@ -92,10 +93,10 @@ from covid_risk.batch import (
     remove_path,
     remove_stale_temps,
     replace_into_place,
-    resolve_model,
     resolve_options,
     source_names,
     temp_path,
+    unknown_columns_warning,
     warn_summary,
 )
 
@@ -149,7 +150,7 @@ def _worker_model(blob: bytes, digest: str) -> Any:
     with _WORKER_LOCK:
         model = _WORKER_MODELS.get(digest)
         if model is None:
-            from covid_risk.models._files import load_bytes
+            from covid_risk.models._load import load_bytes
 
             if hashlib.sha256(blob).hexdigest() != digest:
                 raise RuntimeError("the model bytes received by the worker are corrupted")
@@ -284,9 +285,8 @@ def score_dask(
         top=top, id_column=id_column, units=units, columns=columns)
     names, _n_rows, types = source_names(src, "parquet")
     plan = plan_columns(names, options)
-    from covid_risk.batch import _unknown_columns_warning
 
-    _unknown_columns_warning(plan, stacklevel=4)
+    unknown_columns_warning(plan, stacklevel=4)
     id_type = types.get(id_column) if id_column is not None else None
     if id_type is not None and pa.types.is_dictionary(id_type):
         id_type = id_type.value_type

@@ -6,8 +6,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from covid_risk._cli_common import add_model_options, non_negative_int
-from covid_risk._cli_io import CliError, format_table, write_json
+from covid_risk.cli._common import add_model_options, non_negative_int
+from covid_risk.cli._io import CliError, format_table, write_json
+
+__all__ = [
+    "DESCRIPTION",
+    "EPILOG",
+    "add_arguments",
+    "run",
+]
 
 DESCRIPTION = """\
 Evaluate a model on a cohort with observed outcomes (CSV or Parquet, e.g. from
@@ -87,7 +94,7 @@ def write_report(evaluation: Any, path: str, *, model: Any, cohort: Any, seed: i
     if to_html is not None:
         to_html(path, model=model, cohort=sample)
         return
-    from covid_risk.report import render_report
+    from covid_risk.evaluation.report import render_report
 
     render_report(evaluation, path, model=model, cohort=sample)
 
@@ -95,7 +102,7 @@ def write_report(evaluation: Any, path: str, *, model: Any, cohort: Any, seed: i
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the summary; write the requested reports."""
     import covid_risk
-    from covid_risk._cli_common import load_model, model_setting, parse_outcomes, read_cohort
+    from covid_risk.cli._common import load_model, model_setting, parse_outcomes, read_cohort
     from covid_risk.progress import stage
 
     if args.json and not Path(args.json).resolve().parent.is_dir():

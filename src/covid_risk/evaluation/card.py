@@ -7,7 +7,7 @@ the card or the HTML report each reporting item that applies is answered.
 
 The card renders to Markdown (:meth:`ModelCard.to_markdown`, for a model file's
 companion ``MODEL_CARD.md``), to a JSON-able dict (:meth:`ModelCard.to_dict`) and
-into the HTML report (:func:`covid_risk.report.render_report`).
+into the HTML report (:func:`covid_risk.evaluation.report.render_report`).
 
 Every model in this library is trained on **simulated** patients. The card says
 so in its first lines and again in its limitations: it is not a medical device
@@ -365,7 +365,7 @@ def model_card(
 
     Examples
     --------
-    >>> from covid_risk.card import model_card
+    >>> from covid_risk.evaluation.card import model_card
     >>> card = model_card(setting="community")
     >>> card["intended_use"].title
     'Intended use'

@@ -5,13 +5,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from covid_risk._cli_common import (
+from covid_risk.cli._common import (
     add_mapping_options,
     add_model_options,
     non_negative_int,
     positive_int,
 )
-from covid_risk._cli_io import CliError, read_table
+from covid_risk.cli._io import CliError, read_table
+
+__all__ = [
+    "DESCRIPTION",
+    "EPILOG",
+    "add_arguments",
+    "run",
+]
 
 DESCRIPTION = """\
 Explain the prediction for one row of a CSV or Parquet file: the predicted
@@ -68,7 +75,7 @@ def format_factors(explanation: Any, *, row_label: str, top: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Explain one row and print its top factors."""
-    from covid_risk._cli_common import load_model, public, validate_frame
+    from covid_risk.cli._common import load_model, public, validate_frame
 
     df = read_table(args.input)
     if args.row >= len(df):

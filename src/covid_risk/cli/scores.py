@@ -5,8 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from covid_risk._cli_common import add_mapping_options, shift_rows, validate_frame
-from covid_risk._cli_io import CliError, TableWriter, iter_table, table_format
+from covid_risk.cli._common import add_mapping_options, shift_rows, validate_frame
+from covid_risk.cli._io import CliError, TableWriter, iter_table, table_format
+
+__all__ = [
+    "DESCRIPTION",
+    "EPILOG",
+    "add_arguments",
+    "run",
+]
 
 DESCRIPTION = """\
 Compute the published clinical scores for every patient in a CSV or Parquet

@@ -6,9 +6,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from covid_risk._cli_common import parse_outcomes, positive_float, positive_int
-from covid_risk._cli_io import CliError, format_table
+from covid_risk.cli._common import parse_outcomes, positive_float, positive_int
+from covid_risk.cli._io import CliError, format_table
 from covid_risk.schema import SETTING_OUTCOMES, SETTINGS
+
+__all__ = [
+    "DESCRIPTION",
+    "EPILOG",
+    "add_arguments",
+    "run",
+]
 
 DESCRIPTION = """\
 Train one calibrated LightGBM model per outcome on a cohort (CSV or Parquet,
@@ -65,7 +72,7 @@ def held_out_table(model: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Load the cohort, train, save and print held-out metrics."""
     import covid_risk
-    from covid_risk._cli_common import read_cohort
+    from covid_risk.cli._common import read_cohort
     from covid_risk.progress import stage
 
     folder = Path(args.out).resolve().parent
