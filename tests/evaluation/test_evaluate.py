@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from covid_risk import metrics as m
-from covid_risk.evaluation import (
+from covid_risk.evaluation._evaluate import (
     TRUTH_NAME,
     Evaluation,
     OutcomeEvaluation,
