@@ -21,7 +21,12 @@ What is measured (all outcomes of the admission setting)
   ready matrix: rows per second (median over ``--repeats``) and peak memory (fresh
   process each);
 * SHAP rows per second: ``covid_risk.explain(frame)`` against ``Booster.predict(X,
-  pred_contrib=True, num_threads=1)``.
+  pred_contrib=True, num_threads=1)``;
+* a cold start, what every ``covid-risk predict`` call and every new worker pays: in a
+  fresh process, ``import covid_risk`` and the first ``predict_risk(patient)`` with the
+  bundled model (with and without factors), median over ``--cold-runs`` processes, with
+  the peak memory and whether scikit-learn, scipy, pandas or the ``lightgbm`` package
+  were imported on the way.
 
 Results go to ``benchmarks/results/bench_latency.json``.
 
@@ -100,6 +105,40 @@ def batch_child(model_path: str, rows: int, what: str, repeats: int) -> dict:
     seconds, runs = median_seconds(step, repeats)
     return {"what": what, "rows": rows, "median_seconds": round(seconds, 4), "runs": runs,
             "rows_per_second": round(rows / seconds), "rss_before_mb": round(before, 1)}
+
+
+COLD_PATIENT = {"age": 78, "sex": "male", "respiratory_rate": 28, "spo2": 90,
+                "on_oxygen": True, "urea": 12.1, "crp": 140, "chronic_cardiac": True}
+"""The patient of the cold-start measurement (a plausible record of eight fields)."""
+
+
+def cold_child(explain: bool) -> dict:
+    """Import covid_risk and predict one patient with the bundled model, in a fresh process."""
+    start = time.perf_counter()
+    import covid_risk as cr
+
+    imported = time.perf_counter()
+    cr.predict_risk(COLD_PATIENT, explain=explain)
+    done = time.perf_counter()
+    loaded = {name: name in sys.modules for name in ("sklearn", "scipy", "pandas", "lightgbm")}
+    return {"import_seconds": round(imported - start, 4),
+            "first_prediction_seconds": round(done - imported, 4),
+            "total_seconds": round(done - start, 4), "modules_loaded": loaded}
+
+
+def cold_start(runs: int) -> dict:
+    """Median cold start over ``runs`` fresh processes, without and with factors."""
+    out: dict[str, Any] = {"runs": runs}
+    for key, explain in (("without_explanation", False), ("with_top5_factors", True)):
+        results = [run_child("benchmarks.bench_latency:cold_child", explain=explain)
+                   for _ in range(runs)]
+        out[key] = {
+            "median_total_seconds": float(np.median([r["total_seconds"] for r in results])),
+            "median_import_seconds": float(np.median([r["import_seconds"] for r in results])),
+            "median_peak_rss_mb": float(np.median([r["peak_rss_mb"] for r in results])),
+            "modules_loaded": results[-1]["modules_loaded"],
+        }
+    return out
 
 
 def _breakdown(model: Any, frame: Any, repeats: int) -> dict:
@@ -271,6 +310,8 @@ def run(args: argparse.Namespace) -> dict:
         res[key]["peak_increase_mb"][what.split("_")[0]] = child["peak_increase_mb"]
     _log("memory measured")
     res["batch"]["breakdown_seconds"] = _breakdown(model, frame.head(10_000), args.repeats)
+    res["cold_start"] = cold_start(args.cold_runs)
+    _log("cold start timed")
     res["machine"]["load_average_at_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
     return res
 
@@ -336,6 +377,19 @@ def markdown(res: dict) -> str:
         "time by step (s, 10,000 rows): "
         + ", ".join(f"{k} {v}" for k, v in b["breakdown_seconds"].items()) + ".",
     ]
+    cold = res.get("cold_start")
+    if cold:
+        lines += ["", "| cold start: import covid_risk + first predict_risk, bundled model "
+                  "| median (s) | of which import (s) | peak memory (MB) | also imported |",
+                  "|---|---|---|---|---|"]
+        for key, label in (("without_explanation", "no explanation"),
+                           ("with_top5_factors", "top-5 factors")):
+            c = cold[key]
+            extra = ", ".join(k for k, v in c["modules_loaded"].items() if v) or "none of them"
+            lines.append(f"| {label} | {c['median_total_seconds']:.3f} | "
+                         f"{c['median_import_seconds']:.3f} | {c['median_peak_rss_mb']:.0f} | "
+                         f"{extra} |")
+        lines.append(f"\nMedian over {cold['runs']} fresh processes each.")
     return "\n".join(lines) + "\n"
 
 
@@ -350,13 +404,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-rows", type=int, default=50_000)
     p.add_argument("--shap-rows", type=int, default=3_000)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--cold-runs", type=int, default=7,
+                   help="fresh processes timed for the cold start")
     p.add_argument("--quick", action="store_true", help="tiny sizes, small model: a smoke run")
     p.add_argument("--out", type=Path, default=None, help="results folder")
     return p
 
 
 QUICK = {"patients": 60, "normal_patients": 5, "batch_rows": 2000, "shap_rows": 300,
-         "repeats": 2}
+         "repeats": 2, "cold_runs": 1}
 
 
 def main(argv: list[str] | None = None) -> dict:
