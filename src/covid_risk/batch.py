@@ -82,7 +82,7 @@ from covid_risk.schema import (
     SETTINGS,
 )
 
-__all__ = ["ENGINES", "TABLE_FORMATS", "ScoreReport", "score_file", "train_dask"]
+__all__ = ["ENGINES", "TABLE_FORMATS", "ScoreReport", "score_file"]
 
 TABLE_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 """File extension -> table format, for sources, destinations and rejects files."""
@@ -1186,56 +1186,3 @@ def _score_local(
     )
     warn_summary(report)
     return report
-
-
-def train_dask(
-    cohort_or_path: Any,
-    *,
-    client: Any = None,
-    setting: str = "admission",
-    outcomes: Sequence[str] | None = None,
-    random_state: int | None = None,
-    **options: Any,
-) -> Any:
-    """Train a :class:`~covid_risk.models.RiskModel` across the workers of a Dask cluster.
-
-    What ``covid_risk.train(..., engine="dask")`` runs. The cohort (a Parquet file
-    or folder, a Dask DataFrame or a pandas DataFrame) is validated and turned into
-    the model matrix on the workers; one ``lightgbm.dask.DaskLGBMClassifier`` per
-    outcome is trained with the local model's LightGBM parameters, in blocks of
-    ``early_stopping_rounds`` rounds until the early-stopping-split log loss stops
-    improving, and cut at its best round; calibrators are fitted on the held-out
-    calibration split with the same function as :meth:`RiskModel.fit`. See
-    :mod:`covid_risk._dask` for the details and how this differs from local
-    training.
-
-    Parameters
-    ----------
-    cohort_or_path : str, path-like, dask DataFrame or pandas DataFrame
-        Patient records with one boolean column per outcome.
-    client : dask.distributed.Client, optional
-        Default: the current client.
-    setting : {"admission", "community"}, default="admission"
-        Clinical setting.
-    outcomes : sequence of str, optional
-        Outcomes to model; default all of the setting's.
-    random_state : int or None, default=None
-        Seed of the split draws and of LightGBM.
-    **options
-        Any other :class:`~covid_risk.models.RiskModel` setting (``refit`` is not
-        supported: the boosters are not refitted on the early-stopping rows).
-
-    Returns
-    -------
-    RiskModel
-        An ordinary fitted model (save, load, predict, explain as usual).
-
-    Raises
-    ------
-    ImportError
-        Naming ``pip install 'covid-risk[dask]'`` when Dask is not installed.
-    """
-    from covid_risk._dask import train_dask as _train_dask
-
-    return _train_dask(cohort_or_path, client=client, setting=setting, outcomes=outcomes,
-                       random_state=random_state, **options)
