@@ -8,7 +8,7 @@
 3. evaluates it on the second with :func:`covid_risk.evaluate` -- together with the
    current (baseline) model when one is given, on the very same rows and bootstrap
    resamples, so the AUROC difference is paired;
-4. measures drift (:func:`covid_risk.evaluation.drift.drift`) of the new training cohort from
+4. measures drift (:func:`covid_risk.drift`) of the new training cohort from
    the baseline's training population (see *Drift reference* below);
 5. checks the quality gates of a JSON config (:func:`load_gates`);
 6. writes to the output folder:
@@ -65,11 +65,12 @@ new model is fit for it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -756,18 +757,69 @@ def retrain(
     >>> result.exit_code, result.model_path.name                                # doctest: +SKIP
     (0, 'model.crmodel')
     """
-    import covid_risk
-    from covid_risk.evaluation import evaluate
-    from covid_risk.evaluation.card import model_card
-    from covid_risk.evaluation.drift import drift as drift_report
-    from covid_risk.models import train
-    from covid_risk.progress import stage
-    from covid_risk.synthetic import GENERATOR_VERSION, SCENARIOS, make_cohort
-
     start = time.perf_counter()
     timings: dict[str, float] = {}
+    # all arguments are checked before any work
+    seeds, n_train, n_eval, outcomes = _check_arguments(
+        scenario=scenario, setting=setting, seed=seed, n_train=n_train, n_eval=n_eval,
+        n_bootstrap=n_bootstrap, outcomes=outcomes)
+    gates_config = load_gates(config)
+    baseline, baseline_source = _load_baseline(baseline, setting)
+    out = _prepare_out(out)
+    train_cohort, eval_cohort = _generate(timings, n_train=n_train, n_eval=n_eval,
+                                          setting=setting, scenario=scenario, seeds=seeds,
+                                          quiet=quiet)
+    model, evaluation = _train_and_evaluate(
+        timings, train_cohort, eval_cohort, baseline, setting=setting, outcomes=outcomes,
+        seeds=seeds, n_bootstrap=n_bootstrap, train_options=train_options, quiet=quiet,
+        sizes=(n_train, n_eval))
+    with _timed(timings, "drift", "measuring drift", quiet):
+        reference, current, drift_info = _drift_reference(
+            baseline, setting, train_cohort, eval_cohort, seeds, max_reference)
+        drift = _drift(reference, current)
+    gates = check_gates(evaluation, gates_config,
+                        baseline=BASELINE_NAME if baseline is not None else None)
+    passed = all(g.passed is not False for g in gates)
+    exit_code = EXIT_OK if passed else EXIT_GATE_FAILED
+    model_path = out / (MODEL_FILE if passed else REJECTED_MODEL_FILE)
+    with _timed(timings, "write", "writing model, report and model card", quiet):
+        _write_model_and_report(out, model, model_path, evaluation, gates, passed, gates_config,
+                                drift, drift_info,
+                                eval_cohort.iloc[:importance_rows] if importance_rows else None)
+    timings["total"] = time.perf_counter() - start
+    sizes = {"n_train": n_train, "n_eval": n_eval, "n_drift_reference": len(reference),
+             "n_drift_current": len(current), "n_bootstrap": n_bootstrap}
+    _write_json(out / "metrics.json", _metrics_doc(
+        passed=passed, setting=setting, scenario=scenario, seed=seed, seeds=seeds, sizes=sizes,
+        model=model, baseline=baseline, baseline_source=baseline_source, timings=timings,
+        evaluation=evaluation, drift=drift, drift_info=drift_info))
+    _write_json(out / "gates.json", _gates_doc(gates, passed, exit_code, model_path,
+                                               gates_config))
+    files = {"model": model_path, "gates": out / "gates.json", "metrics": out / "metrics.json",
+             "report": out / "report.html", "model_card": out / "MODEL_CARD.md"}
+    return RetrainResult(passed=passed, exit_code=exit_code, out=out, model_path=model_path,
+                         gates=gates, model=model, evaluation=evaluation, drift=drift,
+                         seeds=seeds, timings=timings, files=files)
 
-    # -- arguments (all checked before any work) --------------------------------------
+
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], key: str, message: str, quiet: bool) -> Iterator[None]:
+    """Show ``message`` as a progress stage and record its seconds as ``timings[key]``."""
+    from covid_risk.progress import stage
+
+    t = time.perf_counter()
+    with stage(message, quiet=quiet):
+        yield
+    timings[key] = time.perf_counter() - t
+
+
+def _check_arguments(
+    *, scenario: str, setting: str, seed: int, n_train: Any, n_eval: Any, n_bootstrap: Any,
+    outcomes: Sequence[str] | None,
+) -> tuple[dict[str, int], int, int, tuple[str, ...] | None]:
+    """Refuse a bad argument with :class:`RetrainError`; return seeds, sizes and outcomes."""
+    from covid_risk.synthetic import SCENARIOS
+
     if scenario not in SCENARIOS:
         raise RetrainError(f"scenario={scenario!r} is not one of {', '.join(SCENARIOS)}; the "
                            "default is 'wild_type_2020'.")
@@ -786,77 +838,104 @@ def retrain(
             raise RetrainError(f"outcomes {', '.join(map(repr, bad)) or '(none)'} not allowed "
                                f"for the {setting} setting; use some of "
                                f"{', '.join(SETTING_OUTCOMES[setting])}.")
-    gates_config = load_gates(config)
-    baseline, baseline_source = _load_baseline(baseline, setting)
+    return seeds, n_train, n_eval, outcomes
+
+
+def _prepare_out(out: str | os.PathLike) -> Path:
+    """Create the output folder and remove the output files of an earlier run."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise RetrainError(f"out={str(out)!r} is a file; give a folder for the retrain outputs.")
     out.mkdir(parents=True, exist_ok=True)
     for name in OUTPUT_FILES:  # never leave a stale accepted model from an earlier run
         (out / name).unlink(missing_ok=True)
+    return out
 
-    # -- cohorts, training, evaluation ---------------------------------------------------
-    t = time.perf_counter()
-    with stage(f"generating {n_train:,} + {n_eval:,} {setting} patients ({scenario})",
-               quiet=quiet):
+
+def _generate(
+    timings: dict[str, float], *, n_train: int, n_eval: int, setting: str, scenario: str,
+    seeds: Mapping[str, int], quiet: bool,
+) -> tuple[Any, Any]:
+    """Generate the training and the evaluation cohort from their own seeds."""
+    from covid_risk.synthetic import make_cohort
+
+    with _timed(timings, "generate",
+                f"generating {n_train:,} + {n_eval:,} {setting} patients ({scenario})", quiet):
         train_cohort = make_cohort(n_train, setting=setting, scenario=scenario,
                                    random_state=seeds["train_cohort"])
         eval_cohort = make_cohort(n_eval, setting=setting, scenario=scenario,
                                   random_state=seeds["eval_cohort"])
-    timings["generate"] = time.perf_counter() - t
+    return train_cohort, eval_cohort
 
-    t = time.perf_counter()
-    with stage(f"training on {n_train:,} patients", quiet=quiet):
+
+def _train_and_evaluate(
+    timings: dict[str, float], train_cohort: Any, eval_cohort: Any, baseline: Any, *,
+    setting: str, outcomes: Sequence[str] | None, seeds: Mapping[str, int], n_bootstrap: int,
+    train_options: Mapping[str, Any] | None, quiet: bool, sizes: tuple[int, int],
+) -> tuple[Any, Any]:
+    """Train the candidate model, then evaluate it beside the baseline on the same rows.
+
+    ``sizes`` is ``(n_train, n_eval)``, shown in the progress messages.
+    """
+    from covid_risk.evaluation import evaluate
+    from covid_risk.models import train
+
+    with _timed(timings, "train", f"training on {sizes[0]:,} patients", quiet):
         model = train(train_cohort, setting=setting, outcomes=outcomes,
                       random_state=seeds["model"], **dict(train_options or {}))
-    timings["train"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    with stage(f"evaluating on {n_eval:,} patients", quiet=quiet):
+    with _timed(timings, "evaluate", f"evaluating on {sizes[1]:,} patients", quiet):
         evaluation = evaluate(
             model, eval_cohort,
             baselines={BASELINE_NAME: baseline} if baseline is not None else None,
             n_bootstrap=n_bootstrap, random_state=seeds["bootstrap"],
         )
-    timings["evaluate"] = time.perf_counter() - t
+    return model, evaluation
 
-    t = time.perf_counter()
-    with stage("measuring drift", quiet=quiet):
-        reference, current, drift_info = _drift_reference(
-            baseline, setting, train_cohort, eval_cohort, seeds, max_reference)
-        drift = drift_report(reference, current)
-    timings["drift"] = time.perf_counter() - t
 
-    # -- gates and outputs ------------------------------------------------------------
-    gates = check_gates(evaluation, gates_config,
-                        baseline=BASELINE_NAME if baseline is not None else None)
-    passed = all(g.passed is not False for g in gates)
-    exit_code = EXIT_OK if passed else EXIT_GATE_FAILED
-    model_path = out / (MODEL_FILE if passed else REJECTED_MODEL_FILE)
+def _drift(reference: Any, current: Any) -> Any:
+    """Return the drift report of ``current`` against ``reference``."""
+    from covid_risk.evaluation.drift_report import drift as drift_report
 
-    t = time.perf_counter()
-    with stage("writing model, report and model card", quiet=quiet):
-        model.save(model_path)
-        card = model_card(model, evaluation=evaluation)
-        title = card.title if passed else f"REJECTED retrain: {card.title}"
-        drift_html = (
-            f"<p>Reference: {drift_info['reference']}. Current: {drift_info['current']}. "
-            f"{drift_info['note']} Drift is reported, not gated.</p>"
-            + drift.to_html_section(reference=drift_info["reference_name"],
-                                    current=drift_info["current_name"])
-        )
-        rows = eval_cohort.iloc[:importance_rows] if importance_rows else None
-        page = _report(evaluation, model, card, rows,
-                       _gates_html(gates, passed, gates_config, model_path.name), drift_html,
-                       title, banner="" if passed else _rejected_banner(gates, model_path.name))
-        _write_text(out / "report.html", page)
-        _write_text(out / "MODEL_CARD.md", card.to_markdown())
-    timings["write"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - start
+    return drift_report(reference, current)
 
+
+def _write_model_and_report(
+    out: Path, model: Any, model_path: Path, evaluation: Any, gates: Sequence[GateResult],
+    passed: bool, gates_config: GateConfig, drift: Any, drift_info: Mapping[str, Any],
+    importance_rows: Any,
+) -> None:
+    """Save the model (accepted or rejected name), the HTML report and the model card."""
+    from covid_risk.evaluation.card import model_card
+
+    model.save(model_path)
+    card = model_card(model, evaluation=evaluation)
+    title = card.title if passed else f"REJECTED retrain: {card.title}"
+    drift_html = (
+        f"<p>Reference: {drift_info['reference']}. Current: {drift_info['current']}. "
+        f"{drift_info['note']} Drift is reported, not gated.</p>"
+        + drift.to_html_section(reference=drift_info["reference_name"],
+                                current=drift_info["current_name"])
+    )
+    page = _report(evaluation, model, card, importance_rows,
+                   _gates_html(gates, passed, gates_config, model_path.name), drift_html,
+                   title, banner="" if passed else _rejected_banner(gates, model_path.name))
+    _write_text(out / "report.html", page)
+    _write_text(out / "MODEL_CARD.md", card.to_markdown())
+
+
+def _metrics_doc(
+    *, passed: bool, setting: str, scenario: str, seed: int, seeds: Mapping[str, int],
+    sizes: Mapping[str, int], model: Any, baseline: Any, baseline_source: Any,
+    timings: Mapping[str, float], evaluation: Any, drift: Any, drift_info: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Return the content of ``metrics.json``: run, versions, timings, evaluation, drift."""
     import lightgbm
 
-    metrics = {
+    from covid_risk._version import __version__
+    from covid_risk.synthetic import GENERATOR_VERSION
+
+    baseline_meta = getattr(baseline, "metadata_", {}) or {}
+    return {
         "status": "accepted" if passed else "rejected",
         "setting": setting,
         "scenario": scenario,
@@ -864,23 +943,28 @@ def retrain(
         "seeds": seeds,
         "seed_derivation": "child i of numpy.random.SeedSequence(seed).spawn(5), "
                            "generate_state(1)[0], in the order of 'seeds'",
-        "sizes": {"n_train": n_train, "n_eval": n_eval, "n_drift_reference": len(reference),
-                  "n_drift_current": len(current), "n_bootstrap": n_bootstrap},
+        "sizes": dict(sizes),
         "outcomes": list(model.outcomes_),
         "baseline": None if baseline is None else {
             "file": Path(baseline_source).name if baseline_source else None,
             "name": BASELINE_NAME,
-            "created": (getattr(baseline, "metadata_", {}) or {}).get("created"),
-            "training_cohort": (getattr(baseline, "metadata_", {}) or {}).get("training_cohort"),
+            "created": baseline_meta.get("created"),
+            "training_cohort": baseline_meta.get("training_cohort"),
         },
-        "versions": {"covid_risk": covid_risk.__version__, "lightgbm": lightgbm.__version__,
+        "versions": {"covid_risk": __version__, "lightgbm": lightgbm.__version__,
                      "generator": GENERATOR_VERSION},
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
         "evaluation": evaluation.to_dict(),
         "drift": {**drift_info, **drift.to_dict()},
     }
-    _write_json(out / "metrics.json", metrics)
-    _write_json(out / "gates.json", {
+
+
+def _gates_doc(
+    gates: Sequence[GateResult], passed: bool, exit_code: int, model_path: Path,
+    gates_config: GateConfig,
+) -> dict[str, Any]:
+    """Return the content of ``gates.json``: verdict, counts and every gate."""
+    return {
         "passed": passed,
         "status": "accepted" if passed else "rejected",
         "exit_code": exit_code,
@@ -890,9 +974,4 @@ def retrain(
         "n_failed": sum(g.passed is False for g in gates),
         "n_skipped": sum(g.passed is None for g in gates),
         "gates": [g.to_dict() for g in gates],
-    })
-    files = {"model": model_path, "gates": out / "gates.json", "metrics": out / "metrics.json",
-             "report": out / "report.html", "model_card": out / "MODEL_CARD.md"}
-    return RetrainResult(passed=passed, exit_code=exit_code, out=out, model_path=model_path,
-                         gates=gates, model=model, evaluation=evaluation, drift=drift,
-                         seeds=seeds, timings=timings, files=files)
+    }

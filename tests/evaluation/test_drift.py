@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from covid_risk.evaluation.drift import EPSILON, DriftReport, drift, psi
+from covid_risk.evaluation.drift_report import EPSILON, DriftReport, drift, psi
 from covid_risk.synthetic import make_cohort
 
 N_COHORT = 20_000  # large enough that sampling noise in the PSI is ~0.001 (see drift's notes)
@@ -217,7 +217,7 @@ def test_bad_arguments_say_what_to_do(wild_1):
 def test_package_attribute_is_the_function_whatever_the_import_order():
     """covid_risk.drift is the function even after the submodule was imported first."""
     import covid_risk
-    import covid_risk.evaluation.drift as module
+    import covid_risk.evaluation.drift_report as module
 
     ref = pd.DataFrame({"sex": ["female", "male"] * 50})
     assert isinstance(module.drift(ref, ref), DriftReport)

@@ -178,7 +178,8 @@ def test_train_dask_matches_local_discrimination(client, cohort, model, tmp_path
 
 def test_staged_log_loss_matches_lightgbm_predictions(model):
     """Leaf-value cumulative sums give LightGBM's raw score after every round."""
-    from covid_risk.scoring._dask import _SPLIT, _staged_log_loss
+    from covid_risk.models._dask_train import SPLIT_COLUMN as _SPLIT
+    from covid_risk.models._dask_train import staged_log_loss as _staged_log_loss
     from covid_risk.synthetic import make_cohort
 
     booster = model.boosters_["death"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from covid_risk.evaluation._evaluate import Evaluation, OutcomeEvaluation, evaluate
 from covid_risk.evaluation.card import ModelCard, model_card
-from covid_risk.evaluation.drift import DriftReport, drift
+from covid_risk.evaluation.drift_report import DriftReport, drift
 from covid_risk.evaluation.report import render_report, report_html
 
 __all__ = [

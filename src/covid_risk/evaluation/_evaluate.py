@@ -1030,21 +1030,92 @@ def evaluate(
     >>> ev["death"]["auroc"], ev.comparison, ev.subgroups             # doctest: +SKIP
     >>> ev.plot_calibration("death")                                  # doctest: +SKIP
     """
-    # -- settings ------------------------------------------------------------
+    n_bootstrap, thresholds = _check_settings(cohort, n_bootstrap, ci, thresholds, n_bins,
+                                              binning)
+    model_name, outcomes = _resolve_outcomes(model, outcomes, cohort)
+    predictors = _collect_predictors(model, model_name, baselines)
+    preds = _predict_all(predictors, cohort, outcomes)
+    notes: list[str] = []
+    scores, index, meta = _score_outcomes(cohort, outcomes, preds, notes, n_bins=n_bins,
+                                          binning=binning)
+    codes = _subgroup_codes(cohort, tuple(subgroups or ()), notes)
+    partitions = _subgroup_partitions(codes, scores, index, model_name)
+    est = _estimate(scores, partitions, thresholds, n_rows=len(cohort),
+                    n_bootstrap=n_bootstrap, random_state=random_state, n_jobs=n_jobs)
+    pos_of = {key: k for k, key in enumerate(index)}
+    results: dict[str, dict[str, OutcomeEvaluation]] = {}
+    comparison_rows = []
+    for k, (p, o) in enumerate(index):
+        table = _metric_table(_paired_samples(k, index, pos_of, meta, est), ci)
+        results.setdefault(p, {})[o] = _outcome_result(
+            scores[k], p, o, table, est.boot_nb[:, k, :], est.point[k][2], meta[o],
+            thresholds=thresholds, ci=ci, n_bins=n_bins, binning=binning,
+            n_bootstrap=n_bootstrap,
+        )
+        comparison_rows.append(
+            _comparison_row(k, p, o, table, pos_of.get((model_name, o)), est, ci)
+        )
+    settings = {
+        "n_bootstrap": n_bootstrap,
+        "ci": float(ci),
+        "bootstrap": "patients resampled with replacement, not stratified; percentile intervals",
+        "n_bins": int(n_bins),
+        "binning": binning,
+        "thresholds": [float(thresholds.min()), float(thresholds.max()), int(thresholds.size)],
+        "random_state": random_state,
+        "subgroups": list(codes),
+    }
+    return Evaluation(
+        model_name=model_name,
+        n=len(cohort),
+        outcomes=tuple(outcomes),
+        results=results,
+        comparison=_comparison_table(comparison_rows),
+        subgroups=_subgroup_table(index, scores, partitions, est.point_sub, est.boot_sub, ci),
+        settings=settings,
+        notes=tuple(notes),
+    )
+
+
+@dataclass
+class _Estimates:
+    """Point estimates and bootstrap samples of every scores entry and subgroup.
+
+    ``point[k]`` is ``(base metrics, truth metrics, net benefit)`` of scores entry
+    ``k``; ``boot_*`` hold one row per resample (empty when ``n_bootstrap`` is 0).
+    """
+
+    point: list
+    point_sub: list
+    boot_base: np.ndarray
+    boot_truth: np.ndarray
+    boot_nb: np.ndarray
+    boot_sub: np.ndarray
+
+
+def _check_settings(
+    cohort: Any, n_bootstrap: Any, ci: float, thresholds: Any, n_bins: int, binning: str,
+) -> tuple[int, np.ndarray]:
+    """Refuse a bad cohort or setting; return ``n_bootstrap`` as int and the thresholds."""
     if not isinstance(cohort, pd.DataFrame):
         raise TypeError(f"cohort must be a pandas DataFrame. Got {type(cohort).__name__}.")
     if len(cohort) == 0:
         raise ValueError("The cohort has no rows; nothing to evaluate.")
     if isinstance(n_bootstrap, bool) or int(n_bootstrap) != n_bootstrap or n_bootstrap < 0:
         raise ValueError(f"n_bootstrap must be a whole number >= 0. Got {n_bootstrap!r}.")
-    n_bootstrap = int(n_bootstrap)
     if not 0.0 < float(ci) < 1.0:
         raise ValueError(f"ci must be strictly between 0 and 1 (e.g. 0.95). Got {ci!r}.")
     if thresholds is None:
         thresholds = np.round(np.arange(0.01, 0.805, 0.01), 2)
     thresholds = _m._check_thresholds(thresholds)
     _m.bin_ids(np.zeros(0), n_bins, binning)  # validates n_bins and binning
+    return int(n_bootstrap), thresholds
 
+
+def _resolve_outcomes(
+    model: Any, outcomes: Iterable[str] | None, cohort: pd.DataFrame
+) -> tuple[str, tuple[str, ...]]:
+    """Return the model's name and the outcomes to evaluate (each predicted and recorded)."""
     model_outcomes = _check_predictor(model, "model")
     model_name = _predictor_name(model)
     if outcomes is None:
@@ -1066,7 +1137,13 @@ def evaluate(
             "predicts. Add the observed outcome (true/false per patient) or pass "
             "outcomes=[...] with the outcomes the cohort records."
         )
+    return model_name, outcomes
 
+
+def _collect_predictors(
+    model: Any, model_name: str, baselines: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Return the model and the baselines by display name, checking names and interfaces."""
     predictors: dict[str, Any] = {model_name: model}
     for name, base in dict(baselines or {}).items():
         if name in predictors or name == TRUTH_NAME:
@@ -1076,8 +1153,13 @@ def evaluate(
             )
         _check_predictor(base, f"baseline {name!r}")
         predictors[str(name)] = base
+    return predictors
 
-    # -- predictions (outcome and truth columns hidden from predictors) ---------
+
+def _predict_all(
+    predictors: Mapping[str, Any], cohort: pd.DataFrame, outcomes: Sequence[str]
+) -> dict[str, pd.DataFrame]:
+    """Predict every outcome each predictor knows, with outcome and truth columns hidden."""
     hidden = [c for c in cohort.columns
               if c in OUTCOMES or c in outcomes or str(c).startswith(TRUE_RISK_PREFIX)]
     features = cohort.drop(columns=hidden)
@@ -1086,11 +1168,26 @@ def evaluate(
         wanted = [o for o in outcomes if o in _check_predictor(obj, name)]
         if wanted:
             preds[name] = _predict(obj, name, features, wanted)
+    return preds
 
-    notes: list[str] = []
-    n_rows = len(cohort)
+
+def _score_outcomes(
+    cohort: pd.DataFrame, outcomes: Sequence[str], preds: Mapping[str, pd.DataFrame],
+    notes: list[str], *, n_bins: int, binning: str,
+) -> tuple[list[_Scores], list[tuple[str, str]], dict[str, dict[str, Any]]]:
+    """Prepare one :class:`_Scores` per (predictor, outcome), on rows all predictors share.
+
+    Returns
+    -------
+    scores : list of _Scores
+        Per predictor and outcome, then the true risk when the cohort has it.
+    index : list of (str, str)
+        ``(predictor, outcome)`` of each scores entry.
+    meta : dict of str to dict
+        Per outcome, rows left out and whether a true risk is available.
+    """
     scores: list[_Scores] = []
-    index: list[tuple[str, str]] = []  # (predictor, outcome) per scores entry
+    index: list[tuple[str, str]] = []
     meta: dict[str, dict[str, Any]] = {}
     for o in outcomes:
         y_all = _labels(cohort, o)
@@ -1099,7 +1196,7 @@ def evaluate(
         if n_missing_label:
             notes.append(f"{o}: {n_missing_label} rows with no recorded outcome excluded.")
         names = [p for p in preds if o in preds[p].columns]
-        predicted = np.ones(n_rows, dtype=bool)
+        predicted = np.ones(len(cohort), dtype=bool)
         for p in names:
             predicted &= np.isfinite(preds[p][o].to_numpy())
         n_missing_pred = int((labelled & ~predicted).sum())
@@ -1108,9 +1205,8 @@ def evaluate(
             msg = (f"{o}: {n_missing_pred} rows excluded because {', '.join(who)} returned "
                    "no prediction (all predictors are compared on the same rows).")
             notes.append(msg)
-            warnings.warn(msg, DataQualityWarning, stacklevel=2)
-        keep = labelled & predicted
-        rows = np.flatnonzero(keep)
+            warnings.warn(msg, DataQualityWarning, stacklevel=3)
+        rows = np.flatnonzero(labelled & predicted)
         if rows.size == 0:
             raise ValueError(
                 f"No row has both a recorded {o!r} outcome and a prediction; cannot evaluate."
@@ -1119,149 +1215,176 @@ def evaluate(
         if y.min() == y.max():
             notes.append(f"{o}: only one class among the {rows.size} rows; AUROC and "
                          "calibration fits are undefined (NaN).")
-        truth = None
-        tcol = TRUE_RISK_PREFIX + o
-        if tcol in cohort.columns:
-            t = pd.to_numeric(cohort[tcol], errors="coerce").to_numpy("float64",
-                                                                     na_value=np.nan)[rows]
-            if np.isnan(t).any():
-                notes.append(f"{o}: {tcol} has missing values; distance to truth not reported.")
-            elif ((t < 0) | (t > 1)).any():
-                raise ValueError(f"{tcol} must hold probabilities in [0, 1].")
-            else:
-                truth = t
+        truth = _true_risk(cohort, o, rows, notes)
         meta[o] = {"n_missing_label": n_missing_label, "n_missing_prediction": n_missing_pred,
                    "truth": truth is not None}
         for p in names:
-            p_arr = preds[p][o].to_numpy()[rows]
-            scores.append(_Scores(rows, y, p_arr, truth, n_bins=n_bins, binning=binning))
+            scores.append(_Scores(rows, y, preds[p][o].to_numpy()[rows], truth,
+                                  n_bins=n_bins, binning=binning))
             index.append((p, o))
         if truth is not None:
             scores.append(_Scores(rows, y, truth, None, n_bins=n_bins, binning=binning))
             index.append((TRUTH_NAME, o))
+    return scores, index, meta
 
-    # -- subgroup partitions (model only) -----------------------------------------
-    variables = tuple(subgroups or ())
-    partitions: list[tuple[int, _Partition]] = []
-    codes_cache: dict[str, tuple[np.ndarray, list[str]]] = {}
+
+def _true_risk(
+    cohort: pd.DataFrame, outcome: str, rows: np.ndarray, notes: list[str]
+) -> np.ndarray | None:
+    """Return the cohort's ``true_risk_<outcome>`` on ``rows``, or ``None`` (with a note)."""
+    tcol = TRUE_RISK_PREFIX + outcome
+    if tcol not in cohort.columns:
+        return None
+    t = pd.to_numeric(cohort[tcol], errors="coerce").to_numpy("float64", na_value=np.nan)[rows]
+    if np.isnan(t).any():
+        notes.append(f"{outcome}: {tcol} has missing values; distance to truth not reported.")
+        return None
+    if ((t < 0) | (t > 1)).any():
+        raise ValueError(f"{tcol} must hold probabilities in [0, 1].")
+    return t
+
+
+def _subgroup_codes(
+    cohort: pd.DataFrame, variables: Sequence[str], notes: list[str]
+) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Group codes and labels per usable subgroup variable (skipped ones become notes)."""
+    codes: dict[str, tuple[np.ndarray, list[str]]] = {}
     for v in variables:
         res = _group_codes(cohort, v)
         if isinstance(res, str):
             notes.append(res)
             continue
-        codes_cache[v] = res
+        codes[v] = res
+    return codes
+
+
+def _subgroup_partitions(
+    codes: Mapping[str, tuple[np.ndarray, list[str]]], scores: Sequence[_Scores],
+    index: Sequence[tuple[str, str]], model_name: str,
+) -> list[tuple[int, _Partition]]:
+    """Partition the model's scores entries by every subgroup variable (model only)."""
+    partitions: list[tuple[int, _Partition]] = []
     for k, (p, _o) in enumerate(index):
         if p != model_name:
             continue
-        for v, (codes, labels) in codes_cache.items():
-            partitions.append((k, _Partition(v, codes[scores[k].rows], labels, scores[k])))
+        for v, (group_codes, labels) in codes.items():
+            partitions.append((k, _Partition(v, group_codes[scores[k].rows], labels, scores[k])))
+    return partitions
 
-    # -- point estimates and bootstrap ----------------------------------------------
+
+def _estimate(
+    scores: Sequence[_Scores], partitions: Sequence[tuple[int, _Partition]],
+    thresholds: np.ndarray, *, n_rows: int, n_bootstrap: int, random_state: int | None,
+    n_jobs: int | None,
+) -> _Estimates:
+    """Compute the point estimates and, when ``n_bootstrap > 0``, the bootstrap samples."""
     ones_all = np.ones(n_rows)
     point = [s.compute(ones_all[s.rows], thresholds) for s in scores]
     point_sub = [part.compute(scores[k], ones_all[scores[k].rows]) for k, part in partitions]
     if n_bootstrap > 0:
-        boot_base, boot_truth, boot_nb, boot_sub = _run_bootstrap(
-            n_bootstrap, random_state, n_jobs, n_rows, scores, partitions, thresholds)
-    else:
-        n_sub = sum(part.n_groups for _, part in partitions)
-        boot_base = np.empty((0, len(scores), len(_BASE_METRICS)))
-        boot_truth = np.empty((0, len(scores), len(_TRUTH_METRICS)))
-        boot_nb = np.empty((0, len(scores), thresholds.size))
-        boot_sub = np.empty((0, n_sub, 2))
+        boot = _run_bootstrap(n_bootstrap, random_state, n_jobs, n_rows, scores, partitions,
+                              thresholds)
+        return _Estimates(point, point_sub, *boot)
+    n_sub = sum(part.n_groups for _, part in partitions)
+    return _Estimates(
+        point, point_sub,
+        boot_base=np.empty((0, len(scores), len(_BASE_METRICS))),
+        boot_truth=np.empty((0, len(scores), len(_TRUTH_METRICS))),
+        boot_nb=np.empty((0, len(scores), thresholds.size)),
+        boot_sub=np.empty((0, n_sub, 2)),
+    )
 
-    # paired samples: ceiling AUROC and gap need the truth entry of the same outcome
-    pos_of = {key: k for k, key in enumerate(index)}
+
+def _paired_samples(
+    k: int, index: Sequence[tuple[str, str]], pos_of: Mapping[tuple[str, str], int],
+    meta: Mapping[str, dict[str, Any]], est: _Estimates,
+) -> dict[str, tuple[float, np.ndarray]]:
+    """Return each metric's point estimate and bootstrap samples for scores entry ``k``.
+
+    The ceiling AUROC and the gap to it are paired with the true-risk entry of
+    the same outcome on the same resamples.
+    """
     a_idx = _BASE_METRICS.index("auroc")
+    point, boot_base = est.point, est.boot_base
+    p, o = index[k]
+    out = {m: (point[k][0][j], boot_base[:, k, j]) for j, m in enumerate(_BASE_METRICS)}
+    if meta[o]["truth"] and p != TRUTH_NAME:
+        kt = pos_of[(TRUTH_NAME, o)]
+        ceil_pt, ceil_bs = point[kt][0][a_idx], boot_base[:, kt, a_idx]
+        out["ceiling_auroc"] = (ceil_pt, ceil_bs)
+        out["auroc_gap"] = (ceil_pt - point[k][0][a_idx], ceil_bs - boot_base[:, k, a_idx])
+        for j, m in enumerate(_TRUTH_METRICS):
+            out[m] = (point[k][1][j], est.boot_truth[:, k, j])
+    return out
 
-    def samples(k: int) -> dict[str, tuple[float, np.ndarray]]:
-        p, o = index[k]
-        out = {m: (point[k][0][j], boot_base[:, k, j]) for j, m in enumerate(_BASE_METRICS)}
-        if meta[o]["truth"] and p != TRUTH_NAME:
-            kt = pos_of[(TRUTH_NAME, o)]
-            ceil_pt, ceil_bs = point[kt][0][a_idx], boot_base[:, kt, a_idx]
-            out["ceiling_auroc"] = (ceil_pt, ceil_bs)
-            out["auroc_gap"] = (ceil_pt - point[k][0][a_idx], ceil_bs - boot_base[:, k, a_idx])
-            for j, m in enumerate(_TRUTH_METRICS):
-                out[m] = (point[k][1][j], boot_truth[:, k, j])
-        return out
 
-    results: dict[str, dict[str, OutcomeEvaluation]] = {}
-    comparison_rows = []
-    for k, (p, o) in enumerate(index):
-        s = scores[k]
-        smp = samples(k)
-        order = [m for m in METRIC_LABELS if m in smp]
-        est = np.array([smp[m][0] for m in order], dtype="float64")
-        lo, hi = _interval(np.column_stack([smp[m][1] for m in order]), ci)
-        table = pd.DataFrame(
-            {"label": [METRIC_LABELS[m] for m in order], "estimate": est,
-             "ci_lower": lo, "ci_upper": hi},
-            index=pd.Index(order, name="metric"),
-        )
-        nb_lo, nb_hi = _interval(boot_nb[:, k, :], ci)
-        prev = float(s.y.mean())
-        dc = pd.DataFrame(
-            {"threshold": thresholds, "net_benefit": point[k][2], "ci_lower": nb_lo,
-             "ci_upper": nb_hi,
-             "treat_all": prev - (1.0 - prev) * thresholds / (1.0 - thresholds),
-             "treat_none": np.zeros_like(thresholds)}
-        )
-        calib = _m.calibration_curve(s.y, s.p, n_bins=n_bins, strategy=binning,
-                                     true_risk=s.truth, ci=ci)
-        results.setdefault(p, {})[o] = OutcomeEvaluation(
-            outcome=o, predictor=p, n=int(s.rows.size), n_events=int(s.y.sum()),
-            n_missing_label=meta[o]["n_missing_label"],
-            n_missing_prediction=meta[o]["n_missing_prediction"],
-            metrics=table, calibration=calib, roc=_m.roc_curve(s.y, s.p),
-            decision_curve=dc, ci=float(ci), n_bootstrap=n_bootstrap,
-        )
-        # comparison row, with AUROC paired against the model on the same resamples
-        row: dict[str, Any] = {"outcome": o, "predictor": p}
-        for m in _COMPARISON_METRICS:
-            if m in table.index:
-                row[m] = table.at[m, "estimate"]
-                if m == "auroc":
-                    row["auroc_lower"], row["auroc_upper"] = table.at[m, "ci_lower"], \
-                        table.at[m, "ci_upper"]
-            else:
-                row[m] = np.nan
-        km = pos_of.get((model_name, o))
-        if km is not None and km != k:
-            d_pt = point[k][0][a_idx] - point[km][0][a_idx]
-            d_lo, d_hi = _interval((boot_base[:, k, a_idx] - boot_base[:, km, a_idx])[:, None],
-                                   ci)
-            row.update(delta_auroc=d_pt, delta_auroc_lower=d_lo[0], delta_auroc_upper=d_hi[0])
+def _metric_table(smp: Mapping[str, tuple[float, np.ndarray]], ci: float) -> pd.DataFrame:
+    """Tabulate estimates and percentile intervals in :data:`METRIC_LABELS` order."""
+    order = [m for m in METRIC_LABELS if m in smp]
+    est = np.array([smp[m][0] for m in order], dtype="float64")
+    lo, hi = _interval(np.column_stack([smp[m][1] for m in order]), ci)
+    return pd.DataFrame(
+        {"label": [METRIC_LABELS[m] for m in order], "estimate": est,
+         "ci_lower": lo, "ci_upper": hi},
+        index=pd.Index(order, name="metric"),
+    )
+
+
+def _outcome_result(
+    s: _Scores, predictor: str, outcome: str, table: pd.DataFrame, boot_nb: np.ndarray,
+    net_benefit: np.ndarray, meta: Mapping[str, Any], *, thresholds: np.ndarray, ci: float,
+    n_bins: int, binning: str, n_bootstrap: int,
+) -> OutcomeEvaluation:
+    """Build one predictor's :class:`OutcomeEvaluation`: metrics, curves and decision curve."""
+    nb_lo, nb_hi = _interval(boot_nb, ci)
+    prev = float(s.y.mean())
+    dc = pd.DataFrame(
+        {"threshold": thresholds, "net_benefit": net_benefit, "ci_lower": nb_lo,
+         "ci_upper": nb_hi,
+         "treat_all": prev - (1.0 - prev) * thresholds / (1.0 - thresholds),
+         "treat_none": np.zeros_like(thresholds)}
+    )
+    calib = _m.calibration_curve(s.y, s.p, n_bins=n_bins, strategy=binning,
+                                 true_risk=s.truth, ci=ci)
+    return OutcomeEvaluation(
+        outcome=outcome, predictor=predictor, n=int(s.rows.size), n_events=int(s.y.sum()),
+        n_missing_label=meta["n_missing_label"],
+        n_missing_prediction=meta["n_missing_prediction"],
+        metrics=table, calibration=calib, roc=_m.roc_curve(s.y, s.p),
+        decision_curve=dc, ci=float(ci), n_bootstrap=n_bootstrap,
+    )
+
+
+def _comparison_row(
+    k: int, predictor: str, outcome: str, table: pd.DataFrame, km: int | None,
+    est: _Estimates, ci: float,
+) -> dict[str, Any]:
+    """Return one comparison row, with AUROC paired against the model (entry ``km``)."""
+    a_idx = _BASE_METRICS.index("auroc")
+    row: dict[str, Any] = {"outcome": outcome, "predictor": predictor}
+    for m in _COMPARISON_METRICS:
+        if m in table.index:
+            row[m] = table.at[m, "estimate"]
+            if m == "auroc":
+                row["auroc_lower"], row["auroc_upper"] = table.at[m, "ci_lower"], \
+                    table.at[m, "ci_upper"]
         else:
-            row.update(delta_auroc=np.nan, delta_auroc_lower=np.nan, delta_auroc_upper=np.nan)
-        comparison_rows.append(row)
+            row[m] = np.nan
+    if km is not None and km != k:
+        d_pt = est.point[k][0][a_idx] - est.point[km][0][a_idx]
+        d_lo, d_hi = _interval(
+            (est.boot_base[:, k, a_idx] - est.boot_base[:, km, a_idx])[:, None], ci)
+        row.update(delta_auroc=d_pt, delta_auroc_lower=d_lo[0], delta_auroc_upper=d_hi[0])
+    else:
+        row.update(delta_auroc=np.nan, delta_auroc_lower=np.nan, delta_auroc_upper=np.nan)
+    return row
 
+
+def _comparison_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Stack the comparison rows into the ``Evaluation.comparison`` table."""
     cols = ["auroc", "auroc_lower", "auroc_upper", "delta_auroc", "delta_auroc_lower",
             "delta_auroc_upper", *[m for m in _COMPARISON_METRICS if m != "auroc"]]
-    comparison = pd.DataFrame(comparison_rows).set_index(["outcome", "predictor"])[cols]
-
-    subgroup_table = _subgroup_table(index, scores, partitions, point_sub, boot_sub, ci)
-
-    settings = {
-        "n_bootstrap": n_bootstrap,
-        "ci": float(ci),
-        "bootstrap": "patients resampled with replacement, not stratified; percentile intervals",
-        "n_bins": int(n_bins),
-        "binning": binning,
-        "thresholds": [float(thresholds.min()), float(thresholds.max()), int(thresholds.size)],
-        "random_state": random_state,
-        "subgroups": list(codes_cache),
-    }
-    return Evaluation(
-        model_name=model_name,
-        n=n_rows,
-        outcomes=tuple(outcomes),
-        results=results,
-        comparison=comparison,
-        subgroups=subgroup_table,
-        settings=settings,
-        notes=tuple(notes),
-    )
+    return pd.DataFrame(rows).set_index(["outcome", "predictor"])[cols]
 
 
 def _subgroup_table(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -321,20 +322,106 @@ def snapshot(
     >>> bool(snap.loc[2].isna().all())  # admitted, no observations
     True
     """
+    after, before = _check_options(how, errors, window, lookback)
+    aliases = _alias_table(tests)
+    obs_cols = [patient_col, time_col, test_col, value_col] + ([unit_col] if unit_col else [])
+    _require_columns(observations, obs_cols, "observations")
+    _require_columns(admissions, [patient_col, admission_time_col], "admissions")
+    adm_ids, adm_time, adm_aware = _admission_times(admissions, patient_col, admission_time_col)
+    rows = _read_observations(
+        observations, aliases, patient_col=patient_col, time_col=time_col, test_col=test_col,
+        value_col=value_col, unit_col=unit_col,
+    )
+    if rows.n and rows.aware != adm_aware:
+        raise ValueError(
+            f"observations[{time_col!r}] {'has' if rows.aware else 'has no'} time zone but "
+            f"admissions[{admission_time_col!r}] {'has one' if adm_aware else 'has none'}; "
+            "give both the same time zone (or none) so the window is computed correctly."
+        )
+    reason = _reject_reasons(rows)
+    rejects = _reject_table(rows, reason)
+    if len(rejects) and errors == "raise":
+        _raise_rejects(rows, rejects)
+    kept, counts = _rows_in_window(rows, reason, adm_ids, adm_time, before, after)
+    picked = _pick_values(kept, how, rows.field_names)
+    result = _snapshot_frame(picked, adm_ids, rows.field_names, patient_col)
+    result.attrs["snapshot_rejects"] = rejects
+    result.attrs["snapshot_counts"] = counts
+    _warn_left_out(counts, rejects, patient_col)
+    return result
+
+
+@dataclass
+class _Rows:
+    """Every observation row interpreted: ids, times, field codes and canonical values.
+
+    Strings are factorised once, so per-row work is integer indexing only.
+    ``fcode`` indexes ``field_names`` (-1: unknown test); ``unit_codes`` indexes
+    ``unit_uniques`` (-1: no unit); ``canonical`` is NaN where the value is blank,
+    not a number or has no accepted unit.
+    """
+
+    n: int
+    pid: pd.Series
+    test: pd.Series
+    raw_value: pd.Series
+    unit: pd.Series
+    raw_time: pd.Series
+    time: pd.Series
+    aware: bool
+    non_numeric: np.ndarray
+    field_names: list[str]
+    fcode: np.ndarray
+    unit_codes: np.ndarray
+    unit_uniques: pd.Index
+    has_conv: np.ndarray
+    canonical: np.ndarray
+
+    @property
+    def known(self) -> np.ndarray:
+        """Rows whose test name maps to a field."""
+        return self.fcode >= 0
+
+    @property
+    def present(self) -> np.ndarray:
+        """Rows with a canonical value."""
+        return ~np.isnan(self.canonical)
+
+    def per_field(self, values_by_field: list, fill: object) -> np.ndarray:
+        """Spread one value per field to the rows (``fill`` for unknown tests)."""
+        table = np.array([*values_by_field, fill])
+        return table[np.where(self.known, self.fcode, -1)]
+
+    def field_at(self, r: int) -> str | None:
+        """Return the field of row ``r``, or ``None`` for an unknown test."""
+        return self.field_names[self.fcode[r]] if self.fcode[r] >= 0 else None
+
+    def unit_at(self, r: int) -> str:
+        """Return the unit of row ``r`` as spelled (empty when none)."""
+        return "" if self.unit_codes[r] < 0 else str(self.unit_uniques[self.unit_codes[r]])
+
+
+def _check_options(
+    how: str, errors: str, window: str | pd.Timedelta, lookback: str | pd.Timedelta
+) -> tuple[pd.Timedelta, pd.Timedelta]:
+    """Refuse an unknown ``how`` or ``errors``; return ``(window, lookback)`` as durations."""
     if how not in _HOW:
         raise ValueError(f"how={how!r} is not allowed; use one of {', '.join(map(repr, _HOW))}.")
     if errors not in _ERRORS:
         raise ValueError(
             f"errors={errors!r} is not allowed; use one of {', '.join(map(repr, _ERRORS))}."
         )
-    after = _timedelta(window, "window")
-    before = _timedelta(lookback, "lookback")
-    aliases = _alias_table(tests)
-    obs_cols = [patient_col, time_col, test_col, value_col] + ([unit_col] if unit_col else [])
-    _require_columns(observations, obs_cols, "observations")
-    _require_columns(admissions, [patient_col, admission_time_col], "admissions")
+    return _timedelta(window, "window"), _timedelta(lookback, "lookback")
 
-    # --- admissions: one per patient ----------------------------------------------
+
+def _admission_times(
+    admissions: pd.DataFrame, patient_col: str, admission_time_col: str
+) -> tuple[pd.Series, np.ndarray, bool]:
+    """Check one admission per patient; return ids, times and whether they had a zone.
+
+    The times are naive UTC ``datetime64[ns]`` with one extra NaT at the end,
+    picked by position -1 (a patient not in ``admissions``).
+    """
     adm_ids = admissions[patient_col]
     dup = (adm_ids.duplicated(keep=False) | adm_ids.isna()).to_numpy()
     if dup.any():
@@ -355,43 +442,59 @@ def snapshot(
             ]
         )
     adm_time, adm_aware = _naive_times(pd.to_datetime(admissions[admission_time_col]))
-    # one extra NaT at the end, picked by position -1 (patient not in admissions)
     adm_time = np.append(adm_time.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+    return adm_ids, adm_time, adm_aware
 
-    # --- interpret every observation row ---------------------------------------
-    # Strings are factorised once; per-row work is integer indexing only.
+
+def _read_observations(
+    observations: pd.DataFrame, aliases: Mapping[str, str], *, patient_col: str,
+    time_col: str, test_col: str, value_col: str, unit_col: str | None,
+) -> _Rows:
+    """Read every observation row: parse times and values, map tests to fields, convert units."""
     n = len(observations)
-    pid = observations[patient_col].reset_index(drop=True)
-    test = observations[test_col].reset_index(drop=True)
-    raw_value = observations[value_col].reset_index(drop=True)
     unit = (
         observations[unit_col].reset_index(drop=True)
         if unit_col
         else pd.Series([None] * n, dtype="object")
     )
     raw_time = observations[time_col].reset_index(drop=True)
-    time, obs_aware = _naive_times(pd.to_datetime(raw_time, errors="coerce"))
-    if n and obs_aware != adm_aware:
-        raise ValueError(
-            f"observations[{time_col!r}] {'has' if obs_aware else 'has no'} time zone but "
-            f"admissions[{admission_time_col!r}] {'has one' if adm_aware else 'has none'}; "
-            "give both the same time zone (or none) so the window is computed correctly."
-        )
+    time, aware = _naive_times(pd.to_datetime(raw_time, errors="coerce"))
+    raw_value = observations[value_col].reset_index(drop=True)
     values, non_numeric = _numeric_values(raw_value)
-
-    # test name -> field code (index into field_names; -1 = unknown)
+    test = observations[test_col].reset_index(drop=True)
     field_names = [f for f in FIELDS if f in set(aliases.values())]
+    fcode = _field_codes(test, aliases, field_names)
+    unit_codes, unit_uniques = pd.factorize(unit)
+    scale, offset = _conversions(fcode, unit_codes, unit_uniques, field_names)
+    return _Rows(
+        n=n, pid=observations[patient_col].reset_index(drop=True), test=test,
+        raw_value=raw_value, unit=unit, raw_time=raw_time, time=time, aware=aware,
+        non_numeric=non_numeric, field_names=field_names, fcode=fcode, unit_codes=unit_codes,
+        unit_uniques=unit_uniques, has_conv=(fcode >= 0) & ~np.isnan(scale),
+        canonical=values * scale + offset,
+    )
+
+
+def _field_codes(test: pd.Series, aliases: Mapping[str, str], field_names: list[str]) -> np.ndarray:
+    """Map each row's test name to its index in ``field_names`` (-1: unknown or missing)."""
     code_of = {f: i for i, f in enumerate(field_names)}
     test_codes, test_uniques = pd.factorize(test)
     field_of_test = np.array(
         [code_of.get(aliases.get(normalise_test_name(t)), -1) for t in test_uniques] + [-1],
         dtype=np.int64,
     )
-    fcode = field_of_test[test_codes]  # code -1 (missing test) picks the trailing -1
-    known = fcode >= 0
+    return field_of_test[test_codes]  # code -1 (missing test) picks the trailing -1
 
-    # (field, unit) -> conversion, looked up once per distinct pair
-    unit_codes, unit_uniques = pd.factorize(unit)
+
+def _conversions(
+    fcode: np.ndarray, unit_codes: np.ndarray, unit_uniques: pd.Index, field_names: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the scale and offset to the field's canonical unit (NaN: not accepted).
+
+    Each distinct (field, unit) pair is looked up once.
+    """
+    n = len(fcode)
+    known = fcode >= 0
     n_units = len(unit_uniques) + 1
     pair = np.where(known, fcode * n_units + unit_codes + 1, -1)
     distinct, inverse = np.unique(pair[known], return_inverse=True)
@@ -407,125 +510,143 @@ def snapshot(
     offset = np.full(n, np.nan)
     scale[known] = pair_scale[inverse]
     offset[known] = pair_offset[inverse]
-    has_conv = known & ~np.isnan(scale)
-    canonical = values * scale + offset
-    present = ~np.isnan(canonical)
+    return scale, offset
 
-    def per_field(values_by_field: list, fill: object) -> np.ndarray:
-        table = np.array([*values_by_field, fill])
-        return table[np.where(known, fcode, -1)]
 
-    is_int = per_field([FIELDS[f].kind == "int" for f in field_names], False).astype(bool)
-    hard = [FIELDS[f].hard or (-np.inf, np.inf) for f in field_names]
-    lo = per_field([h[0] for h in hard], np.nan).astype(float)
-    hi = per_field([h[1] for h in hard], np.nan).astype(float)
+def _reject_reasons(rows: _Rows) -> np.ndarray:
+    """Return each row's first reason to reject it (``None``: usable).
 
-    def field_at(r: int) -> str | None:
-        return field_names[fcode[r]] if fcode[r] >= 0 else None
-
-    def unit_at(r: int) -> str:
-        return "" if unit_codes[r] < 0 else str(unit_uniques[unit_codes[r]])
-
-    # first applicable reason per row; messages are built only for the rows flagged
-    reason = np.full(n, None, dtype=object)
+    Messages are built only for the rows flagged.
+    """
+    fields = rows.field_names
+    is_int = rows.per_field([FIELDS[f].kind == "int" for f in fields], False).astype(bool)
+    hard = [FIELDS[f].hard or (-np.inf, np.inf) for f in fields]
+    lo = rows.per_field([h[0] for h in hard], np.nan).astype(float)
+    hi = rows.per_field([h[1] for h in hard], np.nan).astype(float)
+    canonical, present, known = rows.canonical, rows.present, rows.known
+    reason = np.full(rows.n, None, dtype=object)
 
     def flag(mask: np.ndarray, message) -> None:
-        rows = np.flatnonzero(np.asarray(mask, dtype=bool) & pd.isna(reason))
-        for r in rows:  # only rejected rows, usually none
-            reason[r] = message(r)
+        for r in np.flatnonzero(np.asarray(mask, dtype=bool) & pd.isna(reason)):
+            reason[r] = message(r)  # only rejected rows, usually none
 
-    flag(pid.isna().to_numpy(), lambda r: "patient id is missing")
-    flag(raw_time.isna().to_numpy(), lambda r: "time is missing")
-    flag(time.isna().to_numpy(), lambda r: f"time {raw_time[r]!r} is not a date/time")
+    flag(rows.pid.isna().to_numpy(), lambda r: "patient id is missing")
+    flag(rows.raw_time.isna().to_numpy(), lambda r: "time is missing")
+    flag(rows.time.isna().to_numpy(),
+         lambda r: f"time {rows.raw_time[r]!r} is not a date/time")
     flag(
         ~known,
         lambda r: (
-            f"unknown test name {test[r]!r}; add it with snapshot(..., tests={{name: field}})"
+            f"unknown test name {rows.test[r]!r}; add it with snapshot(..., tests={{name: field}})"
         ),
     )
     flag(
-        known & ~has_conv,
+        known & ~rows.has_conv,
         lambda r: (
-            f"unit {unit_at(r)!r} is not accepted for {field_at(r)}; use one of: "
-            + ", ".join(FIELDS[field_at(r)].accepted_units)
+            f"unit {rows.unit_at(r)!r} is not accepted for {rows.field_at(r)}; use one of: "
+            + ", ".join(FIELDS[rows.field_at(r)].accepted_units)
         ),
     )
-    flag(non_numeric, lambda r: f"value {raw_value[r]!r} is not a number")
+    flag(rows.non_numeric, lambda r: f"value {rows.raw_value[r]!r} is not a number")
     flag(
         is_int & present & (np.abs(canonical - np.round(canonical)) > 1e-9),
-        lambda r: f"value {raw_value[r]!r} is not a whole number",
+        lambda r: f"value {rows.raw_value[r]!r} is not a whole number",
     )
     flag(
         present & ((canonical < lo) | (canonical > hi)),
         lambda r: (
-            f"value {canonical[r]:g} {FIELDS[field_at(r)].unit} after conversion is outside "
-            f"the possible range {lo[r]:g} to {hi[r]:g} for {field_at(r)}; check the unit"
+            f"value {canonical[r]:g} {FIELDS[rows.field_at(r)].unit} after conversion is outside "
+            f"the possible range {lo[r]:g} to {hi[r]:g} for {rows.field_at(r)}; check the unit"
         ),
     )
+    return reason
 
-    rejected = ~pd.isna(reason)
-    bad = np.flatnonzero(rejected)
-    rejects = pd.DataFrame(
+
+def _reject_table(rows: _Rows, reason: np.ndarray) -> pd.DataFrame:
+    """Return the rejected rows as ``attrs["snapshot_rejects"]`` lists them."""
+    bad = np.flatnonzero(~pd.isna(reason))
+    return pd.DataFrame(
         {
             "row": bad,
-            "patient_id": pid.to_numpy()[bad],
-            "time": raw_time.to_numpy()[bad],
-            "test": test.to_numpy()[bad],
-            "value": raw_value.to_numpy()[bad],
-            "unit": unit.to_numpy()[bad],
-            "field": np.array([field_at(r) for r in bad], dtype=object),
+            "patient_id": rows.pid.to_numpy()[bad],
+            "time": rows.raw_time.to_numpy()[bad],
+            "test": rows.test.to_numpy()[bad],
+            "value": rows.raw_value.to_numpy()[bad],
+            "unit": rows.unit.to_numpy()[bad],
+            "field": np.array([rows.field_at(r) for r in bad], dtype=object),
             "reason": reason[bad],
         },
         columns=_REJECT_COLUMNS,
     )
-    if len(rejects) and errors == "raise":
-        raise ValidationError(
-            [
-                Problem(
-                    field=r.field if isinstance(r.field, str) else str(r.test),
-                    message=(
-                        f"observation {r.test!r} = {r.value!r} {unit_at(r.row)}"
-                        f" (patient {r.patient_id!r}): {r.reason}. Fix the row, or pass "
-                        "errors='report' to leave such rows out."
-                    ),
-                    row=int(r.row),
-                    value=r.value,
-                )
-                for r in rejects.itertuples(index=False)
-            ]
-        )
 
-    # --- keep usable rows within each patient's window --------------------------
+
+def _raise_rejects(rows: _Rows, rejects: pd.DataFrame) -> None:
+    """Raise a :class:`ValidationError` naming every rejected row (``errors="raise"``)."""
+    raise ValidationError(
+        [
+            Problem(
+                field=r.field if isinstance(r.field, str) else str(r.test),
+                message=(
+                    f"observation {r.test!r} = {r.value!r} {rows.unit_at(r.row)}"
+                    f" (patient {r.patient_id!r}): {r.reason}. Fix the row, or pass "
+                    "errors='report' to leave such rows out."
+                ),
+                row=int(r.row),
+                value=r.value,
+            )
+            for r in rejects.itertuples(index=False)
+        ]
+    )
+
+
+def _rows_in_window(
+    rows: _Rows, reason: np.ndarray, adm_ids: pd.Series, adm_time: np.ndarray,
+    before: pd.Timedelta, after: pd.Timedelta,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Keep the usable rows within each patient's window; count where every row went.
+
+    Returns
+    -------
+    kept : pandas.DataFrame
+        Columns ``patient`` (position in ``admissions``), ``field`` (code), ``time``,
+        ``row`` and ``value`` (canonical).
+    counts : dict of str to int
+        ``attrs["snapshot_counts"]``.
+    """
+    rejected = ~pd.isna(reason)
+    present = rows.present
     usable = ~rejected & present
-    missing_value = ~rejected & ~present
-    adm_pos = pd.Index(adm_ids).get_indexer(pid)  # -1: patient not in admissions
+    adm_pos = pd.Index(adm_ids).get_indexer(rows.pid)  # -1: patient not in admissions
     admitted = adm_time[adm_pos]
     has_adm = ~np.isnat(admitted)
-    no_admission = usable & ~has_adm
-    time_np = time.to_numpy(dtype="datetime64[ns]")
+    time_np = rows.time.to_numpy(dtype="datetime64[ns]")
     ok = usable & has_adm
-    in_window = np.zeros(n, dtype=bool)
+    in_window = np.zeros(rows.n, dtype=bool)
     in_window[ok] = (time_np[ok] >= admitted[ok] - before.to_timedelta64()) & (
         time_np[ok] <= admitted[ok] + after.to_timedelta64()
     )
     counts = {
-        "read": n,
+        "read": rows.n,
         "rejected": int(rejected.sum()),
-        "missing_value": int(missing_value.sum()),
-        "no_admission": int(no_admission.sum()),
+        "missing_value": int((~rejected & ~present).sum()),
+        "no_admission": int((usable & ~has_adm).sum()),
         "out_of_window": int((ok & ~in_window).sum()),
         "in_window": int(in_window.sum()),
     }
-
     kept = pd.DataFrame(
         {
             "patient": adm_pos[in_window],
-            "field": fcode[in_window],
+            "field": rows.fcode[in_window],
             "time": time_np[in_window],
             "row": np.flatnonzero(in_window),
-            "value": canonical[in_window],
+            "value": rows.canonical[in_window],
         }
     )
+    return kept, counts
+
+
+def _pick_values(kept: pd.DataFrame, how: str, field_names: list[str]) -> pd.DataFrame:
+    """Keep one row per patient and field: the first, the last or the worst (see ``how``)."""
     if how == "worst":
         no_direction = [f for f in field_names if f not in WORST_DIRECTION]
         used = {field_names[c] for c in np.unique(kept["field"])}
@@ -539,17 +660,21 @@ def snapshot(
                          for f in field_names])
         kept["key"] = -kept["value"].to_numpy() * sign[kept["field"].to_numpy()]
         order = kept.sort_values(["key", "time", "row"], kind="stable")
-        picked = order.drop_duplicates(["patient", "field"], keep="first")
-    else:
-        order = kept.sort_values(["time", "row"], kind="stable")
-        picked = order.drop_duplicates(
-            ["patient", "field"], keep="first" if how == "first" else "last"
-        )
+        return order.drop_duplicates(["patient", "field"], keep="first")
+    order = kept.sort_values(["time", "row"], kind="stable")
+    return order.drop_duplicates(
+        ["patient", "field"], keep="first" if how == "first" else "last"
+    )
 
+
+def _snapshot_frame(
+    picked: pd.DataFrame, adm_ids: pd.Series, field_names: list[str], patient_col: str
+) -> pd.DataFrame:
+    """Lay the picked values out as one canonically typed row per admission."""
     grid = np.full((len(adm_ids), len(field_names)), np.nan)
     grid[picked["patient"].to_numpy(), picked["field"].to_numpy()] = picked["value"].to_numpy()
     index = pd.Index(adm_ids.to_numpy(), name=patient_col)
-    result = pd.DataFrame(
+    return pd.DataFrame(
         {
             f: (
                 pd.array(np.round(grid[:, j]), dtype="Float64").astype("Int64")
@@ -560,16 +685,20 @@ def snapshot(
         },
         index=index,
     )
-    result.attrs["snapshot_rejects"] = rejects
-    result.attrs["snapshot_counts"] = counts
 
+
+def _warn_left_out(counts: Mapping[str, int], rejects: pd.DataFrame, patient_col: str) -> None:
+    """Warn about rows of patients without an admission and about rejected rows.
+
+    The warnings point at the caller of :func:`snapshot` (``stacklevel=3``).
+    """
     if counts["no_admission"]:
         warnings.warn(
             f"{counts['no_admission']} observation row(s) belong to patients with no admission "
             f"(or no admission time) in admissions and were not used; check that "
             f"{patient_col!r} is spelled the same way (and has the same type) in both tables.",
             DataQualityWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     if len(rejects):
         warnings.warn(
@@ -577,6 +706,5 @@ def snapshot(
             f"(first: row {int(rejects['row'].iloc[0])}, {rejects['reason'].iloc[0]}); "
             "see result.attrs['snapshot_rejects'].",
             DataQualityWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return result

@@ -55,8 +55,7 @@ from threadpoolctl import threadpool_limits
 from covid_risk.exceptions import NotFittedError
 from covid_risk.features.matrix import matrix_spec, model_matrix
 from covid_risk.models._calibration import SigmoidCalibrator, _sigmoid
-from covid_risk.models._inputs import as_canonical
-from covid_risk.models._risk_model import _labels
+from covid_risk.models._inputs import as_canonical, outcome_labels
 from covid_risk.schema import FIELDS, SETTING_OUTCOMES, SETTINGS
 
 __all__ = [
@@ -248,7 +247,7 @@ class LogisticBaseline(_Predictor):
         self.models_: dict[str, Any] = {}
         self.C_: dict[str, float] = {}
         for outcome in outcomes:
-            yo = _labels(cohort, outcome)
+            yo = outcome_labels(cohort, outcome)
             keep = ~np.isnan(yo)
             search = GridSearchCV(
                 LogisticRegression(max_iter=1000, tol=1e-5),
@@ -380,7 +379,7 @@ class ClinicalScoreBaseline(_Predictor):
         for outcome in outcomes:
             if self.score == "4c_mortality" and outcome == "death":
                 continue
-            yo = _labels(cohort, outcome)
+            yo = outcome_labels(cohort, outcome)
             keep = ~np.isnan(yo)
             if self.score == "4c_deterioration":
                 intercept = _offset_intercept(x[keep], yo[keep])

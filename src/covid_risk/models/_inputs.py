@@ -14,12 +14,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
 from covid_risk.schema import FIELDS, PREDICTORS
 
-__all__ = ["as_canonical", "looks_canonical"]
+__all__ = [
+    "as_canonical",
+    "looks_canonical",
+    "outcome_labels",
+]
 
 
 def looks_canonical(df: pd.DataFrame) -> bool:
@@ -78,3 +83,21 @@ def as_canonical(data: Any) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame) and len(result) == len(data):
         result.index = data.index
     return result
+
+
+def outcome_labels(cohort: pd.DataFrame, outcome: str) -> np.ndarray:
+    """Outcome column as float 0/1 with NaN for missing; a clear error when absent."""
+    if outcome not in cohort.columns:
+        raise ValueError(
+            f"The cohort has no column {outcome!r}; training needs one boolean column per "
+            f"outcome. Columns present: {', '.join(map(str, cohort.columns[:12]))}"
+            f"{' ...' if cohort.shape[1] > 12 else ''}. Pass outcomes=[...] to train on a subset."
+        )
+    col = cohort[outcome]
+    try:
+        y = col.astype("boolean").to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Outcome column {outcome!r} must be yes/no (boolean); got dtype {col.dtype}."
+        ) from None
+    return y

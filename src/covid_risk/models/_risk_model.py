@@ -77,7 +77,7 @@ from covid_risk.models._calibration import (
     fit_calibrator,
 )
 from covid_risk.models._files import model_to_bytes, save_model
-from covid_risk.models._inputs import as_canonical
+from covid_risk.models._inputs import as_canonical, outcome_labels
 from covid_risk.models._lgbm import booster_params, train_booster
 from covid_risk.schema import OUTCOMES, SETTING_OUTCOMES, SETTINGS, schema_hash
 
@@ -137,24 +137,6 @@ def _outcome_seed(seed: int, outcome: str) -> int:
     """Return a LightGBM seed per outcome, independent of which other outcomes are trained."""
     index = OUTCOMES.index(outcome) if outcome in OUTCOMES else len(OUTCOMES)
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0] % (2**31 - 1))
-
-
-def _labels(cohort: pd.DataFrame, outcome: str) -> np.ndarray:
-    """Outcome column as float 0/1 with NaN for missing; a clear error when absent."""
-    if outcome not in cohort.columns:
-        raise ValueError(
-            f"The cohort has no column {outcome!r}; training needs one boolean column per "
-            f"outcome. Columns present: {', '.join(map(str, cohort.columns[:12]))}"
-            f"{' ...' if cohort.shape[1] > 12 else ''}. Pass outcomes=[...] to train on a subset."
-        )
-    col = cohort[outcome]
-    try:
-        y = col.astype("boolean").to_numpy(dtype="float64", na_value=np.nan)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"Outcome column {outcome!r} must be yes/no (boolean); got dtype {col.dtype}."
-        ) from None
-    return y
 
 
 def _resolve_created(created: Any, cohort: pd.DataFrame) -> str | None:
@@ -424,6 +406,13 @@ class RiskModel(BaseEstimator):
     def fit(self, cohort: Any, y: None = None) -> RiskModel:
         """Fit one booster and one calibrator per outcome.
 
+        The steps, in order (:mod:`covid_risk.models._dask_train` runs the same
+        ones, swapping only :meth:`_train_boosters` for ``lightgbm.dask``):
+        :meth:`_check_settings`, :meth:`_training_seed`, :meth:`_prepare`,
+        :meth:`_split_rows`, :meth:`_check_classes`, :meth:`_train_boosters`,
+        :meth:`_fit_calibrators`, :meth:`_held_out_metrics`,
+        :meth:`_training_record`, :meth:`_build_metadata` and :meth:`_set_fitted`.
+
         Parameters
         ----------
         cohort : pandas.DataFrame or records
@@ -438,157 +427,315 @@ class RiskModel(BaseEstimator):
             ``self``, fitted.
         """
         outcomes = self._check_settings()
-        original = cohort
-        cohort = as_canonical(cohort)
-        n = len(cohort)
-        if n < 100:
-            raise ValueError(f"Training needs at least 100 patients; got {n}.")
-        labels = {o: _labels(cohort, o) for o in outcomes}
-        seed = (
-            int(np.random.SeedSequence().entropy % (2**31 - 1))
-            if self.random_state is None
-            else int(self.random_state)
-        )
-        names = list(feature_names(self.setting))
-        X = np.ascontiguousarray(
-            model_matrix(cohort, setting=self.setting).to_numpy(dtype="float64")
-        )
-        order = np.random.default_rng(seed).permutation(n)
-        shares = np.asarray(self.split, dtype="float64")
-        cuts = np.round(np.cumsum(shares)[:2] * n).astype(int)
-        parts = {
-            "boosting": np.sort(order[: cuts[0]]),
-            "early_stopping": np.sort(order[cuts[0] : cuts[1]]),
-            "calibration": np.sort(order[cuts[1] :]),
-        }
-        boosters: dict[str, lgb.Booster] = {}
-        calibrators: dict[str, Calibrator] = {}
-        best: dict[str, int] = {}
-        n_trees: dict[str, int] = {}
-        calibration_info: dict[str, dict] = {}
-        metrics: dict[str, dict] = {}
+        seed = self._training_seed()
+        canonical, labels, X = self._prepare(cohort, outcomes)
+        parts = self._split_rows(len(canonical), seed)
         for outcome in outcomes:
-            yo = labels[outcome]
-            idx = {k: v[~np.isnan(yo[v])] for k, v in parts.items()}
-            for k, v in idx.items():
-                events = yo[v].sum()
-                if events == 0 or events == v.size:
-                    raise ValueError(
-                        f"Outcome {outcome!r} has only one class in the {k} split "
-                        f"({v.size} rows, {int(events)} events); use a larger cohort."
-                    )
-            params = booster_params(
-                learning_rate=self.learning_rate,
-                num_leaves=self.num_leaves,
-                min_child_samples=self.min_child_samples,
-                reg_lambda=self.reg_lambda,
-                feature_fraction=self.feature_fraction,
-                bagging_fraction=self.bagging_fraction,
-                max_bin=self.max_bin,
-                extra_trees=self.extra_trees,
-                monotone=monotone_constraints(self.setting, outcome, enabled=self.monotone),
-                monotone_method=self.monotone_method,
-                n_jobs=self.n_jobs,
-                seed=_outcome_seed(seed, outcome),
+            y_o = labels[outcome]
+            self._check_classes(
+                outcome,
+                {k: (int(np.count_nonzero(~np.isnan(y_o[v]))), float(np.nansum(y_o[v])))
+                 for k, v in parts.items()},
             )
-            booster, best[outcome], n_trees[outcome] = train_booster(
-                X[idx["boosting"]],
-                yo[idx["boosting"]],
-                X[idx["early_stopping"]],
-                yo[idx["early_stopping"]],
-                params=params,
-                feature_names=names,
-                n_estimators=self.n_estimators,
-                early_stopping_rounds=self.early_stopping_rounds,
-                refit=self.refit,
-            )
-            boosters[outcome] = booster
-            cal = idx["calibration"]
-            raw_cal = booster.predict(X[cal], raw_score=True, num_threads=self.n_jobs)
-            calibrators[outcome], calibration_info[outcome] = fit_calibrator(
-                raw_cal,
-                yo[cal],
-                method=self.calibration,
-                prior_sd=self.calibration_prior_sd,
-                random_state=seed,
-            )
-        # held-out metrics on the calibration split (the only rows no tree has seen), with
-        # the calibrator cross-fitted in 5 folds so no row is scored by one that saw it
+        names = list(feature_names(self.setting))
+        boosters, best, n_trees = self._train_boosters(X, labels, parts, seed, names)
         cal = parts["calibration"]
-        raw = {o: boosters[o].predict(X[cal], raw_score=True, num_threads=self.n_jobs)
-               for o in outcomes}
-        prior = self.calibration_prior_sd
-        p_cal = apply_coherence(
-            {o: _cross_fitted(raw[o], labels[o][cal], calibrators[o], seed, prior)
-             for o in outcomes}
-        )
-        for o in outcomes:
-            keep = ~np.isnan(labels[o][cal])
-            metrics[o] = _metrics(labels[o][cal][keep], raw[o][keep], p_cal[o][keep])
-
-        self.outcomes_ = outcomes
-        self.boosters_ = boosters
-        self.calibrators_ = calibrators
-        self.feature_names_ = tuple(names)
-        from covid_risk import __version__
-
-        self.version_ = __version__
-        self.metadata_ = self._build_metadata(
-            original=original,
-            cohort=cohort,
-            X=X,
-            labels=labels,
+        raw_cal = {o: boosters[o].predict(X[cal], raw_score=True, num_threads=self.n_jobs)
+                   for o in outcomes}
+        y_cal = {o: labels[o][cal] for o in outcomes}
+        calibrators, calibration_info = self._fit_calibrators(raw_cal, y_cal, seed)
+        metrics = self._held_out_metrics(raw_cal, y_cal, calibrators, seed)
+        metadata = self._build_metadata(
+            outcomes=outcomes,
+            training=self._training_record(cohort, canonical, X, labels),
+            cohort=canonical,
             seed=seed,
-            parts=parts,
+            splits={k: int(v.size) for k, v in parts.items()},
             best=best,
             n_trees=n_trees,
             calibration_info=calibration_info,
             metrics=metrics,
         )
-        self.held_out_ = pd.DataFrame.from_dict(metrics, orient="index")
-        return self
+        return self._set_fitted(
+            outcomes=outcomes, boosters=boosters, calibrators=calibrators,
+            feature_names=names, metadata=metadata,
+        )
 
-    def _build_metadata(
-        self, *, original, cohort, X, labels, seed, parts, best, n_trees, calibration_info,
-        metrics,
-    ) -> dict:
+    def _training_seed(self) -> int:
+        """Return ``random_state`` as an int, or draw a fresh seed when it is ``None``."""
+        if self.random_state is None:
+            return int(np.random.SeedSequence().entropy % (2**31 - 1))
+        return int(self.random_state)
+
+    def _prepare(
+        self, cohort: Any, outcomes: Sequence[str]
+    ) -> tuple[pd.DataFrame, dict[str, np.ndarray], np.ndarray]:
+        """Validate the records and return the canonical frame, labels and model matrix.
+
+        Parameters
+        ----------
+        cohort : pandas.DataFrame or records
+            Training records with one boolean column per outcome.
+        outcomes : sequence of str
+            Outcomes to train (from :meth:`_check_settings`).
+
+        Returns
+        -------
+        canonical : pandas.DataFrame
+            The validated canonical records.
+        labels : dict of str to ndarray
+            Per outcome, float 0/1 labels with NaN where missing.
+        X : ndarray
+            The C-contiguous float64 model matrix.
+        """
+        canonical = as_canonical(cohort)
+        n = len(canonical)
+        if n < 100:
+            raise ValueError(f"Training needs at least 100 patients; got {n}.")
+        labels = {o: outcome_labels(canonical, o) for o in outcomes}
+        X = np.ascontiguousarray(
+            model_matrix(canonical, setting=self.setting).to_numpy(dtype="float64")
+        )
+        return canonical, labels, X
+
+    def _split_rows(self, n: int, seed: int) -> dict[str, np.ndarray]:
+        """Shuffle ``n`` rows with ``seed`` and cut them by ``split`` into the three parts.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Sorted row numbers of the ``"boosting"``, ``"early_stopping"`` and
+            ``"calibration"`` splits (disjoint, covering every row).
+        """
+        order = np.random.default_rng(seed).permutation(n)
+        shares = np.asarray(self.split, dtype="float64")
+        cuts = np.round(np.cumsum(shares)[:2] * n).astype(int)
+        return {
+            "boosting": np.sort(order[: cuts[0]]),
+            "early_stopping": np.sort(order[cuts[0] : cuts[1]]),
+            "calibration": np.sort(order[cuts[1] :]),
+        }
+
+    @staticmethod
+    def _check_classes(outcome: str, counts: Mapping[str, tuple[int, float]]) -> None:
+        """Refuse an outcome that has only one class in some split.
+
+        Parameters
+        ----------
+        outcome : str
+            Outcome checked (named in the error).
+        counts : mapping of str to (int, float)
+            Per split name, the rows with a label and the events among them.
+        """
+        for split_name, (n, events) in counts.items():
+            if events == 0 or events == n:
+                raise ValueError(
+                    f"Outcome {outcome!r} has only one class in the {split_name} split "
+                    f"({int(n)} rows, {int(events)} events); use a larger cohort."
+                )
+
+    def _booster_params(self, outcome: str, seed: int) -> dict[str, Any]:
+        """Return the LightGBM parameters of ``outcome``'s booster (its own seed)."""
+        return booster_params(
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            reg_lambda=self.reg_lambda,
+            feature_fraction=self.feature_fraction,
+            bagging_fraction=self.bagging_fraction,
+            max_bin=self.max_bin,
+            extra_trees=self.extra_trees,
+            monotone=monotone_constraints(self.setting, outcome, enabled=self.monotone),
+            monotone_method=self.monotone_method,
+            n_jobs=self.n_jobs,
+            seed=_outcome_seed(seed, outcome),
+        )
+
+    def _train_boosters(
+        self,
+        X: np.ndarray,
+        labels: Mapping[str, np.ndarray],
+        parts: Mapping[str, np.ndarray],
+        seed: int,
+        names: list[str],
+    ) -> tuple[dict[str, lgb.Booster], dict[str, int], dict[str, int]]:
+        """Boost each outcome on its labelled boosting rows, stopping early on its own.
+
+        Returns
+        -------
+        boosters : dict of str to lightgbm.Booster
+            The final booster per outcome.
+        best : dict of str to int
+            Best number of rounds on the early-stopping split.
+        n_trees : dict of str to int
+            Trees in the final booster (more than ``best`` after a refit).
+        """
+        boosters: dict[str, lgb.Booster] = {}
+        best: dict[str, int] = {}
+        n_trees: dict[str, int] = {}
+        for outcome, y_o in labels.items():
+            fit_rows, stop_rows = (parts[k][~np.isnan(y_o[parts[k]])]
+                                   for k in ("boosting", "early_stopping"))
+            boosters[outcome], best[outcome], n_trees[outcome] = train_booster(
+                X[fit_rows],
+                y_o[fit_rows],
+                X[stop_rows],
+                y_o[stop_rows],
+                params=self._booster_params(outcome, seed),
+                feature_names=names,
+                n_estimators=self.n_estimators,
+                early_stopping_rounds=self.early_stopping_rounds,
+                refit=self.refit,
+            )
+        return boosters, best, n_trees
+
+    def _fit_calibrators(
+        self, raw: Mapping[str, np.ndarray], y: Mapping[str, np.ndarray], seed: int
+    ) -> tuple[dict[str, Calibrator], dict[str, dict]]:
+        """Fit each outcome's calibrator on the calibration split's labelled rows.
+
+        Parameters
+        ----------
+        raw, y : mapping of str to ndarray
+            Per outcome, the calibration split's raw log-odds and labels (NaN: missing).
+        seed : int
+            Training seed.
+
+        Returns
+        -------
+        calibrators : dict of str to Calibrator
+        info : dict of str to dict
+            What :func:`fit_calibrator` chose, per outcome (for the metadata).
+        """
+        calibrators: dict[str, Calibrator] = {}
+        info: dict[str, dict] = {}
+        for outcome, y_o in y.items():
+            keep = ~np.isnan(y_o)
+            calibrators[outcome], info[outcome] = fit_calibrator(
+                raw[outcome][keep],
+                y_o[keep],
+                method=self.calibration,
+                prior_sd=self.calibration_prior_sd,
+                random_state=seed,
+            )
+        return calibrators, info
+
+    def _held_out_metrics(
+        self,
+        raw: Mapping[str, np.ndarray],
+        y: Mapping[str, np.ndarray],
+        calibrators: Mapping[str, Calibrator],
+        seed: int,
+    ) -> dict[str, dict]:
+        """Return the held-out metrics per outcome, measured on the calibration split.
+
+        It is the only split no tree has seen; each row is scored by a calibrator
+        cross-fitted in 5 folds without it, then coherence is applied.
+        """
+        prior = self.calibration_prior_sd
+        p = apply_coherence(
+            {o: _cross_fitted(raw[o], y[o], calibrators[o], seed, prior) for o in y}
+        )
+        metrics: dict[str, dict] = {}
+        for o, y_o in y.items():
+            keep = ~np.isnan(y_o)
+            metrics[o] = _metrics(y_o[keep], raw[o][keep], p[o][keep])
+        return metrics
+
+    def _training_record(
+        self, original: Any, canonical: pd.DataFrame, X: np.ndarray,
+        labels: Mapping[str, np.ndarray],
+    ) -> dict[str, Any]:
+        """Describe the training cohort for ``metadata_["training_cohort"]``.
+
+        Row count, setting, a hash of the model matrix and labels, events per
+        outcome, and the generator's attributes when the cohort carries them.
+        """
         digest = hashlib.sha256(X.tobytes())
-        for o in self.outcomes_:
+        for o in labels:
             digest.update(np.nan_to_num(labels[o], nan=-1.0).tobytes())
-        attrs = getattr(original, "attrs", None) or getattr(cohort, "attrs", {}) or {}
+        attrs = getattr(original, "attrs", None) or getattr(canonical, "attrs", {}) or {}
         training = {
-            "n_rows": int(len(cohort)),
+            "n_rows": int(len(canonical)),
             "setting": self.setting,
             "data_hash": digest.hexdigest(),
-            "events": {o: int(np.nansum(labels[o])) for o in self.outcomes_},
+            "events": {o: int(np.nansum(labels[o])) for o in labels},
         }
         for key in _COHORT_ATTRS:
             if key in attrs and key not in ("setting",):
                 training[key] = _jsonable(attrs[key])
+        return training
+
+    def _build_metadata(
+        self,
+        *,
+        outcomes: Sequence[str],
+        training: dict[str, Any],
+        cohort: pd.DataFrame | None,
+        seed: int,
+        splits: Mapping[str, int],
+        best: Mapping[str, int],
+        n_trees: Mapping[str, int],
+        calibration_info: Mapping[str, dict],
+        metrics: Mapping[str, dict],
+    ) -> dict:
+        """Assemble ``metadata_``: versions, settings, splits, calibration and metrics.
+
+        ``cohort`` (its ``attrs["created"]``) is consulted for the creation time when
+        ``created`` is ``None``; pass ``None`` when there is no in-memory cohort.
+        """
+        from covid_risk._version import __version__
+
         params = _jsonable(self.get_params())
         params["random_state"] = seed
         params["created"] = None
         params.pop("n_jobs", None)  # the trees do not depend on it (deterministic mode)
+        created_from = pd.DataFrame() if cohort is None else cohort
         return {
             "library": "covid_risk",
-            "library_version": self.version_,
+            "library_version": __version__,
             "lightgbm_version": lgb.__version__,
             "schema_hash": schema_hash(),
             "setting": self.setting,
-            "outcomes": list(self.outcomes_),
-            "created": _resolve_created(self.created, cohort),
+            "outcomes": list(outcomes),
+            "created": _resolve_created(self.created, created_from),
             "training_cohort": training,
-            "splits": {k: int(v.size) for k, v in parts.items()},
+            "splits": dict(splits),
             "random_state": seed,
             "params": params,
             "monotone": matrix_spec(self.setting)["monotone"] if self.monotone else {},
-            "best_iteration": best,
-            "n_trees": n_trees,
-            "calibration": calibration_info,
+            "best_iteration": dict(best),
+            "n_trees": dict(n_trees),
+            "calibration": dict(calibration_info),
             "coherence": "icu = max(icu, imv); deterioration = max(deterioration, death, icu, imv)",
             "metrics_split": "calibration (calibrator cross-fitted in 5 folds)",
-            "metrics": metrics,
+            "metrics": dict(metrics),
         }
+
+    def _set_fitted(
+        self,
+        *,
+        outcomes: tuple[str, ...],
+        boosters: dict[str, lgb.Booster],
+        calibrators: dict[str, Calibrator],
+        feature_names: Sequence[str],
+        metadata: dict,
+    ) -> RiskModel:
+        """Set every fitted attribute at once (the one place both training engines do).
+
+        ``held_out_`` is the table of ``metadata["metrics"]``; ``version_`` the
+        installed covid_risk version. Returns ``self``.
+        """
+        from covid_risk._version import __version__
+
+        self.outcomes_ = tuple(outcomes)
+        self.boosters_ = boosters
+        self.calibrators_ = calibrators
+        self.feature_names_ = tuple(feature_names)
+        self.version_ = __version__
+        self.metadata_ = metadata
+        self.held_out_ = pd.DataFrame.from_dict(metadata["metrics"], orient="index")
+        return self
 
     # ----------------------------------------------------------------- predict
     def model_matrix(self, df: Any) -> pd.DataFrame:

@@ -40,7 +40,7 @@ def train(
     engine : {"local", "dask"}, default="local"
         ``"local"`` trains in this process. ``"dask"`` trains with
         ``lightgbm.dask`` across the workers of a Dask cluster
-        (:func:`covid_risk.scoring._chunks.train_dask`; needs ``pip install
+        (:mod:`covid_risk.models._dask_train`; needs ``pip install
         covid-risk[dask]``): ``cohort`` may then also be a Parquet file or
         folder, or a Dask DataFrame, larger than any one worker's memory.
     client : dask.distributed.Client, optional
@@ -77,7 +77,7 @@ def train(
             f"allowed options: {', '.join(sorted(allowed))}."
         )
     if engine == "dask":
-        from covid_risk.scoring._chunks import train_dask
+        from covid_risk.models._dask_train import train_dask
 
         return train_dask(cohort, client=client, setting=setting, outcomes=outcomes,
                           random_state=random_state, **options)

@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from covid_risk._sources import parquet_files
 from covid_risk.exceptions import DataQualityWarning, Problem, ValidationError
 from covid_risk.schema import (
     ADMISSION_PREDICTORS,
@@ -49,7 +50,6 @@ __all__ = [
     "iter_chunks",
     "memory_note",
     "output_schema",
-    "parquet_files",
     "peak_rss_mb",
     "plan_columns",
     "readable",
@@ -63,7 +63,6 @@ __all__ = [
     "source_names",
     "table_format",
     "temp_path",
-    "train_dask",
     "unknown_columns_warning",
     "warn_summary",
 ]
@@ -446,28 +445,6 @@ def plan_columns(names: Sequence[str], options: ScoreOptions) -> SourcePlan:
     if problems:
         raise ValidationError(problems)
     return SourcePlan(names, tuple(read), tuple(ignored), tuple(unknown))
-
-
-def parquet_files(src: Path) -> list[Path]:
-    """Return the Parquet file ``src`` or the Parquet files under folder ``src``, sorted.
-
-    Files whose name starts with ``.`` or ``_`` (``_metadata``, ``_SUCCESS``,
-    temporary files) are skipped, as Dask and Spark do.
-    """
-    if src.is_dir():
-        files = sorted(
-            p for p in src.rglob("*")
-            if p.is_file() and not any(part.startswith((".", "_"))
-                                       for part in p.relative_to(src).parts)
-            and p.suffix.lower() in (".parquet", ".pq")
-        )
-        if not files:
-            raise FileNotFoundError(
-                f"Folder {str(src)!r} holds no .parquet files; give a CSV or Parquet file or "
-                "a folder of Parquet files."
-            )
-        return files
-    return [src]
 
 
 def source_names(src: Path, fmt: str) -> tuple[list[str], int | None, dict[str, pa.DataType]]:
@@ -974,54 +951,3 @@ def unknown_columns_warning(plan: SourcePlan, stacklevel: int) -> None:
         )
 
 
-def train_dask(
-    cohort_or_path: Any,
-    *,
-    client: Any = None,
-    setting: str = "admission",
-    outcomes: Sequence[str] | None = None,
-    random_state: int | None = None,
-    **options: Any,
-) -> Any:
-    """Train a :class:`~covid_risk.models.RiskModel` across the workers of a Dask cluster.
-
-    What ``covid_risk.train(..., engine="dask")`` runs. The cohort (a Parquet file
-    or folder, a Dask DataFrame or a pandas DataFrame) is validated and turned into
-    the model matrix on the workers; one ``lightgbm.dask.DaskLGBMClassifier`` per
-    outcome is trained with the local model's LightGBM parameters, in blocks of
-    ``early_stopping_rounds`` rounds until the early-stopping-split log loss stops
-    improving, and cut at its best round; calibrators are fitted on the held-out
-    calibration split with the same function as :meth:`RiskModel.fit`. See
-    :mod:`covid_risk.scoring._dask` for the details and how this differs from local
-    training.
-
-    Parameters
-    ----------
-    cohort_or_path : str, path-like, dask DataFrame or pandas DataFrame
-        Patient records with one boolean column per outcome.
-    client : dask.distributed.Client, optional
-        Default: the current client.
-    setting : {"admission", "community"}, default="admission"
-        Clinical setting.
-    outcomes : sequence of str, optional
-        Outcomes to model; default all of the setting's.
-    random_state : int or None, default=None
-        Seed of the split draws and of LightGBM.
-    **options
-        Any other :class:`~covid_risk.models.RiskModel` setting (``refit`` is not
-        supported: the boosters are not refitted on the early-stopping rows).
-
-    Returns
-    -------
-    RiskModel
-        An ordinary fitted model (save, load, predict, explain as usual).
-
-    Raises
-    ------
-    ImportError
-        Naming ``pip install 'covid-risk[dask]'`` when Dask is not installed.
-    """
-    from covid_risk.scoring._dask import train_dask as _train_dask
-
-    return _train_dask(cohort_or_path, client=client, setting=setting, outcomes=outcomes,
-                       random_state=random_state, **options)
