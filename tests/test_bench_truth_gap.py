@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from benchmarks import bench_truth_gap
 
 
+@pytest.mark.slow
 def test_quick_run_measures_every_part(tmp_path):
     """--quick: every measurement present, in range, and written as JSON and Markdown."""
     res = bench_truth_gap.main(["--quick", "--out", str(tmp_path)])

@@ -82,6 +82,7 @@ def test_peer_fits_predicts_and_explains():
     assert frame["death"].shape == (10,)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")
 def test_peer_benchmark_quick_run_has_the_speed_tuned_contestant(tmp_path):
     """A --quick run trains and scores all three contestants; JSON and Markdown show them."""
@@ -179,6 +180,7 @@ def test_training_growth_and_markdown():
     assert "| 100,000 | 1 | 100.0 | 9.0 | 50 | 300 | not run" in md
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")
 def test_training_quick_run_times_both_thread_counts(tmp_path):
     """A --quick run trains ours and the peer at 1 and 2 threads; ours grows the same trees."""

@@ -44,6 +44,7 @@ def test_notebook_is_stored_without_outputs(name):
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_without_error(name, tmp_path):
     """Every cell executes without an error in a fresh kernel in a scratch working directory."""

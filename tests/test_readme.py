@@ -21,6 +21,7 @@ def test_readme_starts_with_the_two_commands():
     assert text.index("make demo") < text.index("## ")
 
 
+@pytest.mark.slow
 def test_quickstart_runs(tmp_path, monkeypatch):
     """The quickstart block runs and prints a prediction (about 10 lines, as promised)."""
     code = _blocks("python")[0]

@@ -40,6 +40,7 @@ def test_an_outcome_trains_the_same_alone_or_with_others(admission_cohort, fast,
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setting", sorted(DEFAULT_MODEL_FILES))
 def test_default_bundle_regenerates_byte_for_byte(setting):
     """Rebuilding each bundled default model from its recipe gives exactly the shipped bytes."""

@@ -18,6 +18,8 @@ import pytest
 from covid_risk import evaluate
 from covid_risk.models import ClinicalScoreBaseline, LogisticBaseline, train
 
+pytestmark = pytest.mark.slow  # trains on default sizes to compare with the ceiling
+
 
 @pytest.fixture(scope="module")
 def result():

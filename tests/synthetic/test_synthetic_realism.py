@@ -12,6 +12,8 @@ import pytest
 
 from covid_risk.synthetic import RealismReport, realism_report
 
+pytestmark = pytest.mark.slow  # the realism report draws large cohorts
+
 
 @pytest.fixture(scope="module")
 def report() -> RealismReport:
