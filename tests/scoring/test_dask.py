@@ -13,10 +13,10 @@ import pytest
 pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
+from conftest import SMALL as FAST  # noqa: E402  (the shared small settings)
 from covid_risk.exceptions import DataQualityWarning  # noqa: E402
 from covid_risk.scoring import score_file  # noqa: E402
 
-FAST = {"learning_rate": 0.15, "n_estimators": 80, "early_stopping_rounds": 15}
 OUTCOMES = ("death", "deterioration")
 
 

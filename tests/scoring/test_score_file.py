@@ -31,7 +31,6 @@ from covid_risk.scoring._chunks import (
 )
 
 N = 1500
-FAST = {"learning_rate": 0.15, "n_estimators": 80, "early_stopping_rounds": 15}
 # Rows made impossible on purpose: (row, field, value written to the file)
 BAD = {7: ("age", -5.0), 612: ("sex", "unknown"), 1333: ("spo2", 140.0)}
 
@@ -50,18 +49,9 @@ def _validation_rejects(frame: pd.DataFrame) -> set[int]:
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    """A small admission model (fast settings), also saved to a file for subprocesses."""
-    from covid_risk.models import train
-    from covid_risk.synthetic import make_cohort
-
-    cohort = make_cohort(2500, random_state=11)
-    cohort = cohort[~cohort.index.isin(list(_validation_rejects(cohort)))]
-    fitted = train(cohort, random_state=0, **FAST)
-    path = tmp_path_factory.mktemp("model") / "small.crmodel"
-    fitted.save(path)
-    fitted.path_ = str(path)
-    return fitted
+def model(admission_model):
+    """The shared small admission model (tests/conftest.py)."""
+    return admission_model
 
 
 @pytest.fixture(scope="module")
@@ -229,8 +219,8 @@ def test_explain_factors_are_predict_risks_factor_texts(model, patients, tmp_pat
     assert out["death_factors"].str.contains(r" pp\)").all()
 
 
-def test_killed_run_leaves_nothing_complete_and_a_rerun_is_correct(model, files, reference,
-                                                                   tmp_path):
+def test_killed_run_leaves_nothing_complete_and_a_rerun_is_correct(model, admission_file, files,
+                                                                   reference, tmp_path):
     """SIGKILL mid-file: no dst, no rejects, only a .tmp- file; the rerun is complete and right."""
     ref, _bad = reference
     dst = tmp_path / "killed.parquet"
@@ -248,8 +238,8 @@ def test_killed_run_leaves_nothing_complete_and_a_rerun_is_correct(model, files,
             return result
         batch.ChunkScorer.__call__ = slow
         score_file({str(files / "patients.parquet")!r}, {str(dst)!r},
-                         model=load({model.path_!r}), chunk_rows=100, id_column="patient_id",
-                         progress=False)
+                   model=load({str(admission_file)!r}, hmac_key=b''), chunk_rows=100,
+                   id_column="patient_id", progress=False)
         print("finished", flush=True)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
