@@ -6,8 +6,9 @@ This is what a clinician's tool calls. A plain dict goes in; a small frozen
 
 Risk bands
 ----------
-The same four bands are used for every outcome, with cut-offs on the calibrated
-probability chosen to bracket the mortality of the ISARIC 4C risk groups
+The same four bands (:data:`covid_risk.labels.RISK_BANDS`, re-exported here) are
+used for every outcome, with cut-offs on the calibrated probability chosen to
+bracket the mortality of the ISARIC 4C risk groups
 (1.2 / 9.9 / 31.4 / 61.5 %):
 
 ============  ======================
@@ -57,6 +58,7 @@ import pandas as pd
 
 from covid_risk._fastpath import fast_predictor
 from covid_risk.exceptions import ValidationError
+from covid_risk.labels import RISK_BANDS, risk_band, risk_bands
 from covid_risk.schema import FIELDS, SETTINGS
 
 __all__ = [
@@ -70,14 +72,6 @@ __all__ = [
     "risk_band",
 ]
 
-RISK_BANDS: tuple[tuple[str, float], ...] = (
-    ("low", 0.03),
-    ("intermediate", 0.15),
-    ("high", 0.50),
-    ("very high", math.inf),
-)
-"""Band name and the probability below which it applies (see the module docs)."""
-
 IMPORTANT_FIELDS: dict[str, tuple[str, ...]] = {
     "admission": (
         "respiratory_rate", "spo2", "on_oxygen", "gcs", "urea", "crp", "lymphocytes",
@@ -88,20 +82,6 @@ IMPORTANT_FIELDS: dict[str, tuple[str, ...]] = {
     ),
 }
 """Fields whose absence is reported in a prediction's warnings, per setting."""
-
-
-def risk_band(probability: float) -> str:
-    """Return the risk band of a probability (see :data:`RISK_BANDS`).
-
-    Examples
-    --------
-    >>> risk_band(0.01), risk_band(0.03), risk_band(0.2), risk_band(0.5)
-    ('low', 'intermediate', 'high', 'very high')
-    """
-    for name, upper in RISK_BANDS:
-        if probability < upper:
-            return name
-    return RISK_BANDS[-1][0]
 
 
 @dataclass(frozen=True)
@@ -412,16 +392,6 @@ def _predict_one(
                           warnings=tuple(warnings))
 
 
-_BAND_NAMES = np.array([name for name, _ in RISK_BANDS], dtype=object)
-_BAND_UPPER = np.array([upper for _, upper in RISK_BANDS], dtype="float64")
-
-
-def _bands(probabilities: np.ndarray) -> np.ndarray:
-    """:func:`risk_band` of every probability at once (NaN goes to the last band, as there)."""
-    idx = np.searchsorted(_BAND_UPPER, probabilities, side="right")
-    return _BAND_NAMES[np.minimum(idx, len(_BAND_NAMES) - 1)]
-
-
 def _factor_text(ex: Any, i: int, top: int) -> str:
     """Return the factors of row ``i`` as text, ranked as :meth:`RiskExplanation.factors` does."""
     from covid_risk.labels import describe
@@ -449,7 +419,7 @@ def _predict_frame(
     for o in outcomes:
         p = proba[o].to_numpy(dtype="float64")
         columns[o] = p
-        columns[f"{o}_band"] = _bands(p)
+        columns[f"{o}_band"] = risk_bands(p)
     out = pd.DataFrame(columns, index=data.index)
     if explain:
         from covid_risk.explanation import explain as _explain
