@@ -69,6 +69,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from covid_risk.models._coherence import apply_coherence, coherence_closure
 from covid_risk.schema import COMORBIDITIES_4C, FIELDS, PREDICTORS, Field
 
 __all__ = [
@@ -527,21 +528,6 @@ class FastResult:
 
 
 # ------------------------------------------------------------------------- the predictor
-def _closure(wanted: Sequence[str], available: Sequence[str], rules: Any) -> list[str]:
-    """``wanted`` plus every outcome their coherence rules read, transitively (explain's rule)."""
-    need = list(wanted)
-    changed = True
-    while changed:
-        changed = False
-        for container, parts in rules:
-            if container in need:
-                for part in parts:
-                    if part in available and part not in need:
-                        need.append(part)
-                        changed = True
-    return need
-
-
 _TEXT_MEMO: dict[tuple[str, float], tuple[str, str]] = {}
 
 
@@ -584,7 +570,6 @@ class FastPredictor:
 
     def __init__(self, model: Any) -> None:
         from covid_risk.labels import feature_unit
-        from covid_risk.models import COHERENCE_RULES
 
         self.outcomes: tuple[str, ...] = tuple(model.outcomes_)
         self.feature_names: tuple[str, ...] = tuple(model.feature_names_)
@@ -592,7 +577,6 @@ class FastPredictor:
         self._boosters = {o: model.boosters_[o] for o in self.outcomes}
         self._calibrators = {o: model.calibrators_[o] for o in self.outcomes}
         self._index = {o: k for k, o in enumerate(self.outcomes)}
-        self._rules = COHERENCE_RULES
         self._units = tuple(feature_unit(n) for n in self.feature_names)
         self._baselines: dict[tuple[str, float], float] = {}
         self._needed: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -674,7 +658,7 @@ class FastPredictor:
     def _needed_for(self, wanted: tuple[str, ...]) -> tuple[str, ...]:
         hit = self._needed.get(wanted)
         if hit is None:
-            hit = self._needed[wanted] = tuple(_closure(wanted, self.outcomes, self._rules))
+            hit = self._needed[wanted] = tuple(coherence_closure(wanted, self.outcomes))
         return hit
 
     # -- the public call ------------------------------------------------------------
@@ -711,8 +695,6 @@ class FastPredictor:
         values = parse_patient(patient)
         if values is None:
             return None
-        from covid_risk.models import apply_coherence
-
         wanted = self.outcomes if outcomes is None else tuple(outcomes)
         needed = self._needed_for(wanted)
         X = self.row(values)
@@ -856,7 +838,7 @@ class FastPredictor:
         if not abs(mine - float(calibrated[outcome][0])) > _COHERENCE_TOL:
             return ""
         source = "adjusted"
-        for other in reversed(_closure([outcome], tuple(final), self._rules)[1:]):
+        for other in reversed(coherence_closure([outcome], tuple(final))[1:]):
             if float(final[other][0]) == mine:
                 source = other
         from covid_risk.explanation import RiskExplanation

@@ -165,21 +165,6 @@ def _matrix(model: Any, df: pd.DataFrame) -> np.ndarray:
     return np.ascontiguousarray(X)
 
 
-def _closure(wanted: Sequence[str], available: Sequence[str], rules: Any) -> list[str]:
-    """``wanted`` plus every outcome their coherence rules read, transitively."""
-    need = list(wanted)
-    changed = True
-    while changed:
-        changed = False
-        for container, parts in rules:
-            if container in need:
-                for part in parts:
-                    if part in available and part not in need:
-                        need.append(part)
-                        changed = True
-    return need
-
-
 def _probabilities(
     model: Any, df: pd.DataFrame, X: np.ndarray, wanted: Sequence[str]
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -192,11 +177,11 @@ def _probabilities(
     model matrix is built once (the tests check equality with ``predict_proba``).
     Any other model is asked through its ``predict_proba``.
     """
-    from covid_risk.models import COHERENCE_RULES, RiskModel, apply_coherence
+    from covid_risk.models import RiskModel, apply_coherence, coherence_closure
 
     outcomes = tuple(model.outcomes_)
     plain = isinstance(model, RiskModel) and type(model).predict_proba is RiskModel.predict_proba
-    needed = _closure(wanted, outcomes, COHERENCE_RULES) if plain else list(outcomes)
+    needed = coherence_closure(wanted, outcomes) if plain else list(outcomes)
     raw = {
         o: np.asarray(
             model.boosters_[o].predict(X, raw_score=True, num_threads=1), dtype="float64"
@@ -226,14 +211,14 @@ def _coherence_source(
     rules (:data:`covid_risk.models.COHERENCE_RULES`), first listed first; a
     change no candidate explains is reported as ``"adjusted"``.
     """
-    from covid_risk.models import COHERENCE_RULES
+    from covid_risk.models import coherence_closure
 
     mine = final[outcome]
     changed = np.abs(mine - calibrated) > _COHERENCE_TOL
     source = np.full(len(mine), "", dtype=object)
     if changed.any():
         source[changed] = "adjusted"
-        candidates = _closure([outcome], tuple(final), COHERENCE_RULES)[1:]
+        candidates = coherence_closure([outcome], tuple(final))[1:]
         for other in reversed(candidates):  # the first listed wins
             source[changed & (final[other] == mine)] = other
     return tuple(source.tolist())
