@@ -796,7 +796,7 @@ class FastPredictor:
         that :func:`~covid_risk.explanation.explain` applies to a one-patient matrix, so
         the results are the same bits.
         """
-        from covid_risk.explanation import probability_view
+        from covid_risk.explanation import probability_view, rank_factors
 
         p = X.shape[0]
         C = np.stack([contribs[o] for o in wanted])  # (k, p + 1): TreeSHAP, base value
@@ -805,20 +805,14 @@ class FastPredictor:
         baselines = [self._baseline(o, b) for o, b in zip(wanted, bases, strict=True)]
         probability = np.array([final[o][0] for o in wanted])
         contributions, _fallback = probability_view(phi, probability - np.array(baselines))
-        # RiskExplanation.factors, row by row
         pp = 100.0 * contributions
-        order_up = np.lexsort((-phi, -pp))
-        order_down = np.lexsort((phi, pp))
+        ranked = rank_factors(phi, pp, top)
         names = self.feature_names
         units = self._units
         out = []
         for i, o in enumerate(wanted):
-            ppi = pp[i]
-            order = order_up[i]
-            up = order[ppi[order] > 0][:top].tolist()
-            order = order_down[i]
-            down = order[ppi[order] < 0][:top].tolist()
-            points = ppi.tolist()
+            up, down = ranked[i]
+            points = pp[i].tolist()
 
             def factor(j: int, points: list[float] = points) -> tuple[str, str, str, str, float]:
                 text, value = _texts(names[j], X[j])

@@ -393,15 +393,12 @@ def _predict_one(
 
 
 def _factor_text(ex: Any, i: int, top: int) -> str:
-    """Return the factors of row ``i`` as text, ranked as :meth:`RiskExplanation.factors` does."""
+    """Return the factors of row ``i`` as text, ranked by ``rank_factors``."""
+    from covid_risk.explanation import rank_factors
     from covid_risk.labels import describe
 
-    phi = ex.shap_values[i]
     pp = 100.0 * ex.probability_contributions[i]
-    order = np.lexsort((-phi, -pp))
-    up = order[pp[order] > 0][:top].tolist()
-    order = np.lexsort((phi, pp))
-    down = order[pp[order] < 0][:top].tolist()
+    ((up, down),) = rank_factors(ex.shap_values[i][None, :], pp[None, :], top)
     return "; ".join(
         f"{describe(ex.feature_names[j], ex.values[i, j])} ({float(pp[j]):+.1f} pp)"
         for j in (*up, *down)

@@ -86,7 +86,13 @@ if TYPE_CHECKING:  # pragma: no cover
     import shap
     from matplotlib.figure import Figure
 
-__all__ = ["RiskExplanation", "explain", "global_importance", "probability_view"]
+__all__ = [
+    "RiskExplanation",
+    "explain",
+    "global_importance",
+    "probability_view",
+    "rank_factors",
+]
 
 _SUM_TOL = 1e-9
 """Below this |sum of log-odds contributions| the proportional view is undefined."""
@@ -137,6 +143,54 @@ def probability_view(shap_values: np.ndarray, delta: np.ndarray) -> tuple[np.nda
         )
         out[fallback] = weights * delta[fallback][:, None]
     return out, fallback
+
+
+def rank_factors(
+    shap_values: np.ndarray, percentage_points: np.ndarray, top: int = 5
+) -> list[tuple[list[int], list[int]]]:
+    """Rank the factors raising and lowering each row's risk (the one ranking rule).
+
+    Factors are ranked by their probability contribution (what the clinician
+    reads), ties broken by the log-odds contribution; features contributing zero
+    percentage points are left out. :meth:`RiskExplanation.factors`,
+    :func:`covid_risk.predict_risk` (dict and DataFrame) and the single-patient
+    fast path all rank with this function.
+
+    Parameters
+    ----------
+    shap_values : ndarray of shape (n, p)
+        Log-odds contributions.
+    percentage_points : ndarray of shape (n, p)
+        Probability contributions in percentage points.
+    top : int, default=5
+        Most factors per direction.
+
+    Returns
+    -------
+    list of (list of int, list of int)
+        Per row, the column positions of the factors raising the risk (largest
+        first) and of those lowering it (largest first).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> phi = np.array([[0.5, -0.2, 0.0, 0.1]])
+    >>> rank_factors(phi, 10 * phi, top=5)
+    [([0, 3], [1])]
+    """
+    phi = np.asarray(shap_values, dtype="float64")
+    pp = np.asarray(percentage_points, dtype="float64")
+    order_up = np.lexsort((-phi, -pp))
+    order_down = np.lexsort((phi, pp))
+    out = []
+    for i in range(pp.shape[0]):
+        row = pp[i]
+        order = order_up[i]
+        up = order[row[order] > 0][:top].tolist()
+        order = order_down[i]
+        down = order[row[order] < 0][:top].tolist()
+        out.append((up, down))
+    return out
 
 
 def _contributions(booster: Any, X: np.ndarray) -> tuple[np.ndarray, float]:
@@ -574,8 +628,7 @@ class RiskExplanation:
         phi = self.shap_values[r]
         pp = 100.0 * self.probability_contributions[r]
         # Rank by the probability view (what the clinician reads); ties by log-odds.
-        up = [j for j in np.lexsort((-phi, -pp)) if pp[j] > 0][:top]
-        down = [j for j in np.lexsort((phi, pp)) if pp[j] < 0][:top]
+        ((up, down),) = rank_factors(phi[None, :], pp[None, :], top)
         rows = []
         for direction, idx in (("raises", up), ("lowers", down)):
             for j in idx:
