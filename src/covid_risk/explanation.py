@@ -91,6 +91,7 @@ __all__ = [
     "explain",
     "global_importance",
     "probability_view",
+    "coherence_sources",
     "rank_factors",
 ]
 
@@ -193,13 +194,6 @@ def rank_factors(
     return out
 
 
-def _contributions(booster: Any, X: np.ndarray) -> tuple[np.ndarray, float]:
-    """Return (shap values n x p, base value) from LightGBM's TreeSHAP."""
-    contrib = booster.predict(X, pred_contrib=True, num_threads=1)
-    contrib = np.asarray(contrib, dtype="float64")
-    return contrib[:, :-1], float(contrib[0, -1])
-
-
 def _canonical(records: Any) -> pd.DataFrame:
     """Canonical frames pass through; anything else is validated (as the models do)."""
     from covid_risk.models._inputs import as_canonical
@@ -225,45 +219,53 @@ def _probabilities(
     """Return (raw log-odds, calibrated, final) probabilities per outcome.
 
     ``final`` is exactly what ``model.predict_proba`` returns. For a plain
-    :class:`~covid_risk.models.RiskModel` it is rebuilt from the same matrix ``X``
-    with the model's own parts -- ``booster.predict(raw_score=True)``, the
-    calibrators and :func:`covid_risk.models.apply_coherence` -- so the patient's
-    model matrix is built once (the tests check equality with ``predict_proba``).
-    Any other model is asked through its ``predict_proba``.
+    :class:`~covid_risk.models.RiskModel` it comes from the model's compiled view
+    (:meth:`~covid_risk.models.CompiledModel.probabilities`, which
+    ``predict_proba`` uses too) on the same matrix ``X``, so the patient's model
+    matrix is built once. Any other model is asked through its ``predict_proba``.
     """
-    from covid_risk.models import RiskModel, apply_coherence, coherence_closure
+    from covid_risk.models import RiskModel
+    from covid_risk.models._compiled import compile_model
 
-    outcomes = tuple(model.outcomes_)
+    compiled = compile_model(model)
     plain = isinstance(model, RiskModel) and type(model).predict_proba is RiskModel.predict_proba
-    needed = coherence_closure(wanted, outcomes) if plain else list(outcomes)
-    raw = {
-        o: np.asarray(
-            model.boosters_[o].predict(X, raw_score=True, num_threads=1), dtype="float64"
-        ).reshape(-1)
-        for o in needed
-    }
-    calibrated = {
-        o: np.asarray(model.calibrators_[o].transform(raw[o]), dtype="float64").reshape(-1)
-        for o in needed
-    }
     if plain:
-        final = {o: np.asarray(v, dtype="float64") for o, v in apply_coherence(calibrated).items()}
-    else:
-        proba = model.predict_proba(df)
-        if isinstance(proba, pd.Series):  # a single-outcome model
-            proba = proba.to_frame(outcomes[0])
-        final = {o: proba[o].to_numpy(dtype="float64") for o in outcomes}
+        return compiled.probabilities(X, wanted, threads=1)
+    outcomes = tuple(model.outcomes_)
+    raw, calibrated, _final = compiled.probabilities(X, threads=1)
+    proba = model.predict_proba(df)
+    if isinstance(proba, pd.Series):  # a single-outcome model
+        proba = proba.to_frame(outcomes[0])
+    final = {o: proba[o].to_numpy(dtype="float64") for o in outcomes}
     return raw, calibrated, final
 
 
-def _coherence_source(
+def coherence_sources(
     outcome: str, calibrated: np.ndarray, final: dict[str, np.ndarray]
 ) -> tuple[str, ...]:
     """Per row, the outcome whose probability replaced ``outcome``'s ("" when none did).
 
+    The one rule behind :attr:`RiskExplanation.coherence` and the single-patient
+    path's notes: a row changed when the final probability differs from the
+    calibrated one by more than 1e-12.
+
     Candidates are the outcomes ``outcome`` contains under the model's coherence
     rules (:data:`covid_risk.models.COHERENCE_RULES`), first listed first; a
     change no candidate explains is reported as ``"adjusted"``.
+
+    Parameters
+    ----------
+    outcome : str
+        The outcome explained.
+    calibrated : ndarray of shape (n,)
+        Its calibrated probabilities, before the coherence step.
+    final : dict of str to ndarray
+        Final probabilities of ``outcome`` and the outcomes its rules read.
+
+    Returns
+    -------
+    tuple of str
+        One entry per row.
     """
     from covid_risk.models import coherence_closure
 
@@ -288,10 +290,12 @@ def _build(
     labels: tuple[str, ...],
     units: tuple[str, ...],
 ) -> RiskExplanation:
+    from covid_risk.models._compiled import compile_model
+
     raw_all, calibrated_all, final = probabilities
-    phi, base = _contributions(model.boosters_[outcome], X)
-    calibrator = model.calibrators_[outcome]
-    baseline = float(np.asarray(calibrator.transform(np.array([base])), dtype="float64")[0])
+    compiled = compile_model(model)
+    phi, base = compiled.contributions(X, outcome)
+    baseline = compiled.baseline(outcome, base)
     probability = final[outcome].copy()
     contributions, fallback = probability_view(phi, probability - baseline)
     arrays = dict(
@@ -304,7 +308,7 @@ def _build(
     return RiskExplanation(
         outcome=outcome, feature_names=names, labels=labels, units=units,
         base_value=base, baseline_probability=baseline, index=index,
-        coherence=_coherence_source(outcome, calibrated_all[outcome], final),
+        coherence=coherence_sources(outcome, calibrated_all[outcome], final),
         model_name=str(getattr(model, "name", type(model).__name__)),
         **arrays,
     )

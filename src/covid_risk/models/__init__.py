@@ -23,6 +23,8 @@ _EXPORTS: dict[str, str] = {
     "COHERENCE_RULES": "covid_risk.models._coherence",
     "apply_coherence": "covid_risk.models._coherence",
     "coherence_closure": "covid_risk.models._coherence",
+    "CompiledModel": "covid_risk.models._compiled",
+    "compile_model": "covid_risk.models._compiled",
     "DEFAULT_MODEL_FILES": "covid_risk.models._default",
     "default_model": "covid_risk.models._default",
     "load": "covid_risk.models._files",

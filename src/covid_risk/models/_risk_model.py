@@ -76,7 +76,7 @@ from covid_risk.models._calibration import (
     SigmoidCalibrator,
     fit_calibrator,
 )
-from covid_risk.models._coherence import COHERENCE_RULES, apply_coherence, coherence_closure
+from covid_risk.models._coherence import COHERENCE_RULES, apply_coherence
 from covid_risk.models._inputs import as_canonical
 from covid_risk.models._lgbm import booster_params, train_booster
 from covid_risk.schema import OUTCOMES, SETTING_OUTCOMES, SETTINGS, schema_hash
@@ -549,9 +549,23 @@ class RiskModel(BaseEstimator):
         self._check_fitted()
         return model_matrix(as_canonical(df), setting=self.setting)
 
+    def compile(self) -> Any:
+        """Return the model's compiled view (:class:`~covid_risk.models.CompiledModel`).
+
+        It is built once and cached on the model (rebuilt when the boosters or
+        calibrators are replaced); ``predict_proba``, :func:`covid_risk.explain`
+        and :func:`covid_risk.predict_risk` all make their probabilities with it.
+        """
+        self._check_fitted()
+        from covid_risk.models._compiled import compile_model
+
+        return compile_model(self)
+
+    def _threads(self, X: np.ndarray) -> int:
+        return 1 if X.shape[0] < 2000 else self.n_jobs
+
     def _raw(self, X: np.ndarray, outcome: str) -> np.ndarray:
-        threads = 1 if X.shape[0] < 2000 else self.n_jobs
-        return self.boosters_[outcome].predict(X, raw_score=True, num_threads=threads)
+        return self.compile().raw(X, (outcome,), threads=self._threads(X))[outcome]
 
     def _check_outcome(self, outcome: str) -> None:
         if outcome not in self.outcomes_:
@@ -597,11 +611,8 @@ class RiskModel(BaseEstimator):
             self._check_outcome(outcome)
         canonical = as_canonical(df)
         X = model_matrix(canonical, setting=self.setting).to_numpy(dtype="float64")
-        wanted = (list(self.outcomes_) if outcome is None
-                  else coherence_closure([outcome], self.outcomes_))
-        probs = apply_coherence(
-            {o: self.calibrators_[o].transform(self._raw(X, o)) for o in wanted}
-        )
+        wanted = None if outcome is None else (outcome,)
+        probs = self.compile().probabilities(X, wanted, threads=self._threads(X))[2]
         if outcome is not None:
             return pd.Series(probs[outcome], index=canonical.index, name=outcome)
         return pd.DataFrame({o: probs[o] for o in self.outcomes_}, index=canonical.index)
