@@ -43,6 +43,7 @@ from pandas.api.types import (
 )
 
 from covid_risk.exceptions import DataQualityWarning, Problem, ValidationError
+from covid_risk.features.derived import ROOM_AIR_FIO2
 from covid_risk.schema import FIELDS, OUTCOMES, PREDICTORS, REQUIRED_FIELDS, Field
 
 __all__ = [
@@ -259,10 +260,6 @@ turns a value at the limit into an error. The table and the one-record parser
 _TOL = HARD_LIMIT_TOLERANCE * np.maximum(
     1.0, np.nan_to_num(np.maximum(np.abs(_LO), np.abs(_HI)), posinf=0.0))
 
-ROOM_AIR_FIO2 = 0.21
-"""FiO2 breathing room air (the same value as :data:`covid_risk.features.ROOM_AIR_FIO2`)."""
-
-
 def diastolic_not_below_systolic(diastolic: Any, systolic: Any) -> Any:
     """Return whether diastolic pressure is not below systolic (floats or arrays; NaN is False).
 
@@ -277,7 +274,8 @@ def diastolic_not_below_systolic(diastolic: Any, systolic: Any) -> Any:
 def fio2_without_oxygen(fio2: Any, on_oxygen: Any) -> Any:
     """Return whether FiO2 is above room air while ``on_oxygen`` is no (floats or arrays).
 
-    Room air is 0.21, with :data:`HARD_LIMIT_TOLERANCE` of slack; a missing value
+    Room air is :data:`covid_risk.features.ROOM_AIR_FIO2` (0.21), with
+    :data:`HARD_LIMIT_TOLERANCE` of slack; a missing value
     never triggers the rule.
 
     Examples
