@@ -230,6 +230,13 @@ class FastPredictor:
         """Return the model-matrix row of parsed values (see :func:`parse_patient`)."""
         return self._recipe.row(values)
 
+    # the C-floor timing of benchmarks/bench_latency.py calls these two
+    def _state(self) -> Any:
+        return self.compiled
+
+    def _raw(self, state: Any, k: int, pointer: int) -> float:
+        return state.raw_at(k, pointer)
+
     def _needed_for(self, wanted: tuple[str, ...]) -> tuple[str, ...]:
         return self.compiled.closure(wanted)
 

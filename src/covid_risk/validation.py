@@ -432,6 +432,9 @@ def _parse_bool(v: Any) -> tuple[float, int]:
 def _parse_category(v: Any, lookup: Mapping[str, int]) -> tuple[float, int]:
     """Parse a category to its index in ``Field.categories``."""
     if isinstance(v, str):
+        i = lookup.get(v)  # already canonical (no spaces, case or separators to normalise)
+        if i is not None:
+            return float(i), _OK
         s = v.strip()
         if s.lower() in MISSING_TOKENS:
             return math.nan, _OK
@@ -460,30 +463,52 @@ _STRICT_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 class _OneField(NamedTuple):
-    kind: str
+    numeric: bool  # a float or int field (range-checked)
     parse: Any
     low: float  # hard limit minus the tolerance, as the table check computes it
     high: float
     plausible_low: float
     plausible_high: float
     whole: bool
+    known: dict  # yes/no and category fields: the parser's answer for its own spellings
+
+
+def _known_spellings(f: Field, parse: Any) -> dict:
+    """``{spelling: value}`` for the spellings a yes/no or category parser knows, by calling it.
+
+    A memo of the parser's own results (so not a second rule): ``True``/``False``
+    and the yes/no tokens, or the category names and aliases.
+    """
+    if f.kind == "bool":
+        candidates: list[Any] = [True, False, *sorted(TRUE_TOKENS), *sorted(FALSE_TOKENS)]
+    elif f.kind == "category":
+        candidates = sorted(_CATEGORY_LOOKUP[f.name])
+    else:
+        return {}
+    out = {}
+    for v in candidates:
+        x, code = parse(v)
+        if code == _OK:
+            out[v] = x
+    return out
 
 
 def _one_field(name: str) -> _OneField:
     k = _POS[name]
     f = _TARGETS[name]
-    return _OneField(f.kind, _scalar_parser(f), float(_LO[k] - _TOL[k]), float(_HI[k] + _TOL[k]),
-                     float(_PLO[k]), float(_PHI[k]), bool(_IS_INT[k]))
+    parse = _scalar_parser(f)
+    return _OneField(f.kind in ("float", "int"), parse, float(_LO[k] - _TOL[k]),
+                     float(_HI[k] + _TOL[k]), float(_PLO[k]), float(_PHI[k]), bool(_IS_INT[k]),
+                     _known_spellings(f, parse))
 
 
 _ONE_FIELD: dict[str, _OneField] = {name: _one_field(name) for name in PREDICTORS}
 _ONE_REQUIRED: tuple[str, ...] = tuple(n for n in PREDICTORS if _IS_REQ[_POS[n]])
-
-
+_PLAIN_EXACT = frozenset({float, int, bool})
 _PLAIN_TYPES = (int, float, np.integer, np.floating, np.bool_)
 
 
-def _plain(v: Any, kind: str) -> bool:
+def _plain(v: Any, numeric: bool) -> bool:
     """Whether ``v`` is written so plainly that no lenient reading is involved.
 
     Builtin strings only (no subclasses such as numpy strings); a number written
@@ -491,10 +516,15 @@ def _plain(v: Any, kind: str) -> bool:
     only Python and numpy numbers, booleans and missing markers. Anything else is
     left to :func:`validate`, which may accept it but then owns the outcome.
     """
+    t = type(v)
+    if t is str:
+        return (not numeric or _STRICT_NUMBER.fullmatch(v) is not None
+                or v.strip().lower() in MISSING_TOKENS)
+    if t in _PLAIN_EXACT or v is None:
+        return True
     if isinstance(v, str):
-        return type(v) is str and (kind not in ("float", "int") or _STRICT_NUMBER.fullmatch(v)
-                                   is not None or v.strip().lower() in MISSING_TOKENS)
-    return v is None or v is pd.NA or v is pd.NaT or isinstance(v, _PLAIN_TYPES)
+        return False
+    return v is pd.NA or v is pd.NaT or isinstance(v, _PLAIN_TYPES)
 
 
 def parse_patient(patient: Mapping[str, Any]) -> dict[str, float] | None:
@@ -533,18 +563,23 @@ def parse_patient(patient: Mapping[str, Any]) -> dict[str, float] | None:
     fields = _ONE_FIELD
     for key, v in patient.items():
         one = fields.get(key) if type(key) is str else None
-        if one is None or not _plain(v, one.kind):
+        if one is None:
             return None
-        x, code = one.parse(v)
+        t = type(v)
+        if (t is str or t is bool) and v in one.known:
+            out[key] = one.known[v]
+            continue
+        numeric, parse, low, high, plausible_low, plausible_high, whole, _known = one
+        if t not in _PLAIN_EXACT and v is not None and not _plain(v, numeric):
+            return None
+        x, code = parse(v)
         if code != _OK:
             return None
-        if x == x and (one.kind == "float" or one.kind == "int"):
+        if numeric and x == x:
             x = x * 1.0 + 0.0  # validate's unit step (turns -0.0 into 0.0)
-            if not (one.low <= x <= one.high):
+            if not (low <= x <= high) or x < plausible_low or x > plausible_high:
                 return None
-            if x < one.plausible_low or x > one.plausible_high:
-                return None
-            if one.whole and x != round(x):
+            if whole and x != round(x):
                 return None
         out[key] = x
     for name in _ONE_REQUIRED:

@@ -79,6 +79,8 @@ def test_one_row_equals_the_matrix_path(fitted, matrix):
     for i in range(0, 300, 7):
         row = np.ascontiguousarray(matrix[i])
         assert view.raw_one(row, outcomes) == [raw[o][i] for o in outcomes]
+        assert [view.raw_at(k, row.ctypes.data) for k in range(len(outcomes))] == [
+            raw[o][i] for o in outcomes]
         _cal, one = view.probabilities_one(row, outcomes)
         assert [one[o][0] for o in outcomes] == [final[o][i] for o in outcomes]
     phi, base = view.contributions(matrix[:20], "death")

@@ -467,6 +467,15 @@ class CompiledModel:
             out.append(float(state.out[0]))
         return out
 
+    def raw_at(self, k: int, pointer: int) -> float:
+        """Raw log-odds of booster ``k`` for the float64 row at ``pointer`` (the C floor)."""
+        state = self._state()
+        native = _native()
+        if native.fast_predict(state.raw[k].pointer, pointer, state.out_len_ref,
+                               state.out_pointer) != 0:  # pragma: no cover - LightGBM error
+            raise RuntimeError(native.error().decode(errors="replace"))
+        return float(state.out[0])
+
     def contributions_one(self, row: np.ndarray, outcome: str) -> np.ndarray:
         """TreeSHAP values and base value ``(p + 1,)`` of one C-contiguous float64 row."""
         state = self._state()
