@@ -116,8 +116,6 @@ def _pool() -> Any:
     return _POOL
 
 
-
-
 # ------------------------------------------------------------------------------ results
 @dataclass(frozen=True)
 class FastOutcome:

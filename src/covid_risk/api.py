@@ -30,16 +30,19 @@ would sharpen if they were measured.
 
 Speed
 -----
-One dict takes a fast path (:mod:`covid_risk._fastpath`): the schema's parsing rules
-and the model-matrix recipe are compiled once per model, there is no pandas for one
-row, and each outcome's booster is asked through LightGBM's single-row C API with one
-thread (explanations use LightGBM's own TreeSHAP, shared with a helper thread while a
-core is idle). The fast path only takes records that are unremarkable; anything
-unusual -- an unknown field, an implausible or impossible value, a spelling it does not
-parse -- goes through the normal path (:func:`covid_risk.validate`, the model's
-``predict_proba`` and :func:`covid_risk.explain`), so errors and warnings are always the
-normal path's. Both paths return the same probabilities, factors and warnings, bit for
-bit (tested on thousands of random patients). ``predict_risk`` is safe to call from
+One dict takes a fast path (:mod:`covid_risk._fastpath`) that uses the general path's
+own pieces without pandas: :func:`covid_risk.validation.parse_patient` (validate's
+parsers, limits and cross-field rules for one record), the model-matrix row recipe
+(:class:`covid_risk.features.matrix.RowRecipe`), and the model's compiled view
+(:class:`covid_risk.models.CompiledModel`, which ``predict_proba`` and ``explain`` use
+too), asking each booster through LightGBM's single-row C API with one thread
+(explanations use LightGBM's own TreeSHAP, shared with a helper thread while a core is
+idle). The fast path only takes records that are unremarkable; anything unusual -- an
+unknown field, an implausible or impossible value, a spelling it leaves to validate --
+goes through the normal path (:func:`covid_risk.validate`, the model's
+``predict_proba`` and :func:`covid_risk.explain`), so errors and warnings are always
+the normal path's. Both paths return the same probabilities, factors and warnings, bit
+for bit (tested on thousands of random patients). ``predict_risk`` is safe to call from
 many threads at once.
 """
 
