@@ -120,6 +120,7 @@ def test_view_from_booster_texts_needs_no_lightgbm_objects(fitted, matrix):
     view = CompiledModel.from_texts(setting="admission", feature_names=fitted.feature_names_,
                                     booster_texts=texts, calibrators=fitted.calibrators_)
     borrowed = fitted.compile()
+    assert view.trees == borrowed.trees and view.outcomes == borrowed.outcomes
     raw, _c, final = view.probabilities(matrix)
     want_raw, _wc, want_final = borrowed.probabilities(matrix)
     for o in fitted.outcomes_:

@@ -165,10 +165,14 @@ class NativeBooster:
     __slots__ = ("_free", "_owner", "handle", "num_feature", "num_trees")
 
     def __init__(self, handle: int, owner: Any = None, free: Any = None) -> None:
-        native = _native()
         self.handle = handle
         self._owner = owner  # the lightgbm.Booster that owns the handle, kept alive
         self._free = free  # LGBM_BoosterFree when this object owns the handle
+        if owner is not None:  # matrices go through owner.predict: no ctypes needed yet
+            self.num_feature = int(owner.num_feature())
+            self.num_trees = int(owner.num_trees())
+            return
+        native = _native()
         n = ctypes.c_int()
         native.check(native.num_feature(handle, ctypes.byref(n)), "read the feature count")
         self.num_feature = int(n.value)
