@@ -338,9 +338,13 @@ class CompiledModel:
 
     @classmethod
     def from_model(cls, model: Any) -> CompiledModel:
-        """Compile a fitted :class:`~covid_risk.models.RiskModel` (borrowing its boosters)."""
+        """Compile a fitted :class:`~covid_risk.models.RiskModel` (borrowing its boosters).
+
+        Anything with ``outcomes_``, ``feature_names_``, ``boosters_`` (LightGBM
+        boosters) and ``calibrators_`` compiles the same way.
+        """
         return cls(
-            setting=model.setting,
+            setting=getattr(model, "setting", ""),
             feature_names=model.feature_names_,
             boosters={o: NativeBooster.from_lightgbm(model.boosters_[o]) for o in model.outcomes_},
             calibrators=model.calibrators_,
