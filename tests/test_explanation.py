@@ -460,3 +460,17 @@ def test_community_model_both_views_add_up():
         )
         assert "4C comorbidity count" in ex.labels
         assert not any("_" in label for label in ex.labels)
+
+
+def test_rank_factors_by_hand():
+    """Ranked by percentage points, ties by log-odds; zero contributions left out; top per side."""
+    from covid_risk.explanation import rank_factors
+
+    phi = np.array([[0.5, -0.2, 0.0, 0.1, 0.3, -0.4],
+                    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    pp = np.array([[2.0, -1.0, 0.0, 2.0, 1.0, -3.0],
+                   [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    # row 0: +2 pp twice (0 with 0.5 log-odds before 3 with 0.1), then +1; -3 before -1
+    assert rank_factors(phi, pp, top=5) == [([0, 3, 4], [5, 1]), ([], [])]
+    assert rank_factors(phi, pp, top=1) == [([0], [5]), ([], [])]
+    assert rank_factors(phi, pp, top=0) == [([], []), ([], [])]

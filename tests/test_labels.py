@@ -19,6 +19,8 @@ from covid_risk.labels import (
     format_number,
     format_value,
     labels_for,
+    risk_band,
+    risk_bands,
 )
 from covid_risk.schema import FIELDS, SETTINGS
 
@@ -146,3 +148,19 @@ def test_fraction_unit_is_not_printed():
     assert feature_unit("fio2") == "fraction"
     assert not format_value("fio2", 0.6).endswith("fraction")
     assert math.isclose(float(format_value("fio2", 0.6)), 0.6)
+
+
+def test_risk_bands_live_in_labels_and_api_reexports_them():
+    """One home for the bands: api's names are labels' objects; scalar and vector agree."""
+    import covid_risk
+    from covid_risk import labels
+    from covid_risk.prediction import _predict as api
+
+    assert api.RISK_BANDS is labels.RISK_BANDS and api.risk_band is labels.risk_band
+    assert covid_risk.risk_band is labels.risk_band
+    p = np.array([0.0, 0.0299, 0.03, 0.1499, 0.15, 0.4999, 0.5, 1.0, np.nan])
+    want = ["low", "low", "intermediate", "intermediate", "high", "high", "very high",
+            "very high", "very high"]
+    assert risk_bands(p).tolist() == want
+    assert [risk_band(x) for x in p] == want
+    assert risk_bands(p.reshape(3, 3)).shape == (3, 3)

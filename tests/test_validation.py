@@ -668,3 +668,36 @@ def test_arbitrary_records_never_crash(records):
         else:
             assert isinstance(result, Validated)
             assert list(result.data.columns[: len(PREDICTORS)]) == list(PREDICTORS)
+
+
+def test_cross_field_rules_and_one_record_parser_share_the_table():
+    """One table of cross-field rules serves validate (arrays) and parse_patient (floats)."""
+    from covid_risk.validation import (
+        CROSS_FIELD_RULES,
+        HARD_LIMIT_TOLERANCE,
+        diastolic_not_below_systolic,
+        fio2_without_oxygen,
+        parse_patient,
+    )
+
+    assert HARD_LIMIT_TOLERANCE == 1e-9
+    assert [(a, b) for a, b, _rule in CROSS_FIELD_RULES] == [
+        ("diastolic_bp", "systolic_bp"), ("fio2", "on_oxygen")]
+    # the rules work on floats and on arrays alike; NaN never triggers them
+    assert diastolic_not_below_systolic(100.0, 100.0) and not diastolic_not_below_systolic(
+        80.0, 120.0)
+    assert not diastolic_not_below_systolic(float("nan"), 100.0)
+    np.testing.assert_array_equal(
+        fio2_without_oxygen(np.array([0.4, 0.21, 0.21 + 2e-9, 0.4, np.nan]),
+                            np.array([0.0, 0.0, 0.0, 1.0, 0.0])),
+        [True, False, True, False, False])
+    base = {"age": 60, "sex": "female"}
+    for extra, inconsistent in (({"systolic_bp": 120, "diastolic_bp": 80}, False),
+                                ({"systolic_bp": 100, "diastolic_bp": 100}, True),
+                                ({"fio2": 0.4, "on_oxygen": False}, True),
+                                ({"fio2": 0.4, "on_oxygen": True}, False)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)
+            _data, report = validate({**base, **extra})
+        assert bool(report.implausible) is inconsistent
+        assert (parse_patient({**base, **extra}) is None) is inconsistent

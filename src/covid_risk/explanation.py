@@ -86,7 +86,14 @@ if TYPE_CHECKING:  # pragma: no cover
     import shap
     from matplotlib.figure import Figure
 
-__all__ = ["RiskExplanation", "explain", "global_importance", "probability_view"]
+__all__ = [
+    "RiskExplanation",
+    "explain",
+    "global_importance",
+    "probability_view",
+    "coherence_sources",
+    "rank_factors",
+]
 
 _SUM_TOL = 1e-9
 """Below this |sum of log-odds contributions| the proportional view is undefined."""
@@ -139,11 +146,52 @@ def probability_view(shap_values: np.ndarray, delta: np.ndarray) -> tuple[np.nda
     return out, fallback
 
 
-def _contributions(booster: Any, X: np.ndarray) -> tuple[np.ndarray, float]:
-    """Return (shap values n x p, base value) from LightGBM's TreeSHAP."""
-    contrib = booster.predict(X, pred_contrib=True, num_threads=1)
-    contrib = np.asarray(contrib, dtype="float64")
-    return contrib[:, :-1], float(contrib[0, -1])
+def rank_factors(
+    shap_values: np.ndarray, percentage_points: np.ndarray, top: int = 5
+) -> list[tuple[list[int], list[int]]]:
+    """Rank the factors raising and lowering each row's risk (the one ranking rule).
+
+    Factors are ranked by their probability contribution (what the clinician
+    reads), ties broken by the log-odds contribution; features contributing zero
+    percentage points are left out. :meth:`RiskExplanation.factors`,
+    :func:`covid_risk.predict_risk` (dict and DataFrame) and the single-patient
+    fast path all rank with this function.
+
+    Parameters
+    ----------
+    shap_values : ndarray of shape (n, p)
+        Log-odds contributions.
+    percentage_points : ndarray of shape (n, p)
+        Probability contributions in percentage points.
+    top : int, default=5
+        Most factors per direction.
+
+    Returns
+    -------
+    list of (list of int, list of int)
+        Per row, the column positions of the factors raising the risk (largest
+        first) and of those lowering it (largest first).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> phi = np.array([[0.5, -0.2, 0.0, 0.1]])
+    >>> rank_factors(phi, 10 * phi, top=5)
+    [([0, 3], [1])]
+    """
+    phi = np.asarray(shap_values, dtype="float64")
+    pp = np.asarray(percentage_points, dtype="float64")
+    order_up = np.lexsort((-phi, -pp))
+    order_down = np.lexsort((phi, pp))
+    out = []
+    for i in range(pp.shape[0]):
+        row = pp[i]
+        order = order_up[i]
+        up = order[row[order] > 0][:top].tolist()
+        order = order_down[i]
+        down = order[row[order] < 0][:top].tolist()
+        out.append((up, down))
+    return out
 
 
 def _canonical(records: Any) -> pd.DataFrame:
@@ -165,75 +213,68 @@ def _matrix(model: Any, df: pd.DataFrame) -> np.ndarray:
     return np.ascontiguousarray(X)
 
 
-def _closure(wanted: Sequence[str], available: Sequence[str], rules: Any) -> list[str]:
-    """``wanted`` plus every outcome their coherence rules read, transitively."""
-    need = list(wanted)
-    changed = True
-    while changed:
-        changed = False
-        for container, parts in rules:
-            if container in need:
-                for part in parts:
-                    if part in available and part not in need:
-                        need.append(part)
-                        changed = True
-    return need
-
-
 def _probabilities(
     model: Any, df: pd.DataFrame, X: np.ndarray, wanted: Sequence[str]
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Return (raw log-odds, calibrated, final) probabilities per outcome.
 
     ``final`` is exactly what ``model.predict_proba`` returns. For a plain
-    :class:`~covid_risk.models.RiskModel` it is rebuilt from the same matrix ``X``
-    with the model's own parts -- ``booster.predict(raw_score=True)``, the
-    calibrators and :func:`covid_risk.models.apply_coherence` -- so the patient's
-    model matrix is built once (the tests check equality with ``predict_proba``).
-    Any other model is asked through its ``predict_proba``.
+    :class:`~covid_risk.models.RiskModel` it comes from the model's compiled view
+    (:meth:`~covid_risk.models.CompiledModel.probabilities`, which
+    ``predict_proba`` uses too) on the same matrix ``X``, so the patient's model
+    matrix is built once. Any other model is asked through its ``predict_proba``.
     """
-    from covid_risk.models import COHERENCE_RULES, RiskModel, apply_coherence
+    from covid_risk.models import RiskModel
+    from covid_risk.models._compiled import compile_model
 
-    outcomes = tuple(model.outcomes_)
+    compiled = compile_model(model)
     plain = isinstance(model, RiskModel) and type(model).predict_proba is RiskModel.predict_proba
-    needed = _closure(wanted, outcomes, COHERENCE_RULES) if plain else list(outcomes)
-    raw = {
-        o: np.asarray(
-            model.boosters_[o].predict(X, raw_score=True, num_threads=1), dtype="float64"
-        ).reshape(-1)
-        for o in needed
-    }
-    calibrated = {
-        o: np.asarray(model.calibrators_[o].transform(raw[o]), dtype="float64").reshape(-1)
-        for o in needed
-    }
     if plain:
-        final = {o: np.asarray(v, dtype="float64") for o, v in apply_coherence(calibrated).items()}
-    else:
-        proba = model.predict_proba(df)
-        if isinstance(proba, pd.Series):  # a single-outcome model
-            proba = proba.to_frame(outcomes[0])
-        final = {o: proba[o].to_numpy(dtype="float64") for o in outcomes}
+        return compiled.probabilities(X, wanted, threads=1)
+    outcomes = tuple(model.outcomes_)
+    raw, calibrated, _final = compiled.probabilities(X, threads=1)
+    proba = model.predict_proba(df)
+    if isinstance(proba, pd.Series):  # a single-outcome model
+        proba = proba.to_frame(outcomes[0])
+    final = {o: proba[o].to_numpy(dtype="float64") for o in outcomes}
     return raw, calibrated, final
 
 
-def _coherence_source(
+def coherence_sources(
     outcome: str, calibrated: np.ndarray, final: dict[str, np.ndarray]
 ) -> tuple[str, ...]:
     """Per row, the outcome whose probability replaced ``outcome``'s ("" when none did).
 
+    The one rule behind :attr:`RiskExplanation.coherence` and the single-patient
+    path's notes: a row changed when the final probability differs from the
+    calibrated one by more than 1e-12.
+
     Candidates are the outcomes ``outcome`` contains under the model's coherence
     rules (:data:`covid_risk.models.COHERENCE_RULES`), first listed first; a
     change no candidate explains is reported as ``"adjusted"``.
+
+    Parameters
+    ----------
+    outcome : str
+        The outcome explained.
+    calibrated : ndarray of shape (n,)
+        Its calibrated probabilities, before the coherence step.
+    final : dict of str to ndarray
+        Final probabilities of ``outcome`` and the outcomes its rules read.
+
+    Returns
+    -------
+    tuple of str
+        One entry per row.
     """
-    from covid_risk.models import COHERENCE_RULES
+    from covid_risk.models import coherence_closure
 
     mine = final[outcome]
     changed = np.abs(mine - calibrated) > _COHERENCE_TOL
     source = np.full(len(mine), "", dtype=object)
     if changed.any():
         source[changed] = "adjusted"
-        candidates = _closure([outcome], tuple(final), COHERENCE_RULES)[1:]
+        candidates = coherence_closure([outcome], tuple(final))[1:]
         for other in reversed(candidates):  # the first listed wins
             source[changed & (final[other] == mine)] = other
     return tuple(source.tolist())
@@ -249,10 +290,12 @@ def _build(
     labels: tuple[str, ...],
     units: tuple[str, ...],
 ) -> RiskExplanation:
+    from covid_risk.models._compiled import compile_model
+
     raw_all, calibrated_all, final = probabilities
-    phi, base = _contributions(model.boosters_[outcome], X)
-    calibrator = model.calibrators_[outcome]
-    baseline = float(np.asarray(calibrator.transform(np.array([base])), dtype="float64")[0])
+    compiled = compile_model(model)
+    phi, base = compiled.contributions(X, outcome)
+    baseline = compiled.baseline(outcome, base)
     probability = final[outcome].copy()
     contributions, fallback = probability_view(phi, probability - baseline)
     arrays = dict(
@@ -265,7 +308,7 @@ def _build(
     return RiskExplanation(
         outcome=outcome, feature_names=names, labels=labels, units=units,
         base_value=base, baseline_probability=baseline, index=index,
-        coherence=_coherence_source(outcome, calibrated_all[outcome], final),
+        coherence=coherence_sources(outcome, calibrated_all[outcome], final),
         model_name=str(getattr(model, "name", type(model).__name__)),
         **arrays,
     )
@@ -589,8 +632,7 @@ class RiskExplanation:
         phi = self.shap_values[r]
         pp = 100.0 * self.probability_contributions[r]
         # Rank by the probability view (what the clinician reads); ties by log-odds.
-        up = [j for j in np.lexsort((-phi, -pp)) if pp[j] > 0][:top]
-        down = [j for j in np.lexsort((phi, pp)) if pp[j] < 0][:top]
+        ((up, down),) = rank_factors(phi[None, :], pp[None, :], top)
         rows = []
         for direction, idx in (("raises", up), ("lowers", down)):
             for j in idx:

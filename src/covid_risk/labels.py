@@ -36,10 +36,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from covid_risk.schema import FIELDS, Field
 
 __all__ = [
     "DERIVED",
+    "RISK_BANDS",
     "FeatureInfo",
     "category_text",
     "describe",
@@ -49,7 +52,74 @@ __all__ = [
     "format_number",
     "format_value",
     "labels_for",
+    "risk_band",
+    "risk_bands",
 ]
+
+RISK_BANDS: tuple[tuple[str, float], ...] = (
+    ("low", 0.03),
+    ("intermediate", 0.15),
+    ("high", 0.50),
+    ("very high", math.inf),
+)
+"""Risk band name and the probability below which it applies.
+
+The same four bands are used for every outcome, with cut-offs on the calibrated
+probability chosen to bracket the mortality of the ISARIC 4C risk groups
+(1.2 / 9.9 / 31.4 / 61.5 %): low below 3 %, intermediate 3 % to below 15 %,
+high 15 % to below 50 %, very high 50 % or more.
+"""
+
+_BAND_NAMES = np.array([name for name, _ in RISK_BANDS], dtype=object)
+_BAND_UPPER = np.array([upper for _, upper in RISK_BANDS], dtype="float64")
+
+
+def risk_band(probability: float) -> str:
+    """Return the risk band of a probability (see :data:`RISK_BANDS`).
+
+    Parameters
+    ----------
+    probability : float
+        A probability in [0, 1]. NaN falls in the last band.
+
+    Returns
+    -------
+    str
+        The band's name.
+
+    Examples
+    --------
+    >>> risk_band(0.01), risk_band(0.03), risk_band(0.2), risk_band(0.5)
+    ('low', 'intermediate', 'high', 'very high')
+    """
+    for name, upper in RISK_BANDS:
+        if probability < upper:
+            return name
+    return RISK_BANDS[-1][0]
+
+
+def risk_bands(probabilities: Any) -> np.ndarray:
+    """Return :func:`risk_band` of every probability at once.
+
+    Parameters
+    ----------
+    probabilities : array-like of float
+        Probabilities (NaN falls in the last band, as in :func:`risk_band`).
+
+    Returns
+    -------
+    ndarray of object
+        Band names, same shape as ``probabilities``.
+
+    Examples
+    --------
+    >>> risk_bands([0.01, 0.03, 0.2, 0.5]).tolist()
+    ['low', 'intermediate', 'high', 'very high']
+    """
+    p = np.asarray(probabilities, dtype="float64")
+    idx = np.searchsorted(_BAND_UPPER, p, side="right")
+    return _BAND_NAMES[np.minimum(idx, len(_BAND_NAMES) - 1)]
+
 
 NOT_RECORDED = "not recorded"
 NOT_RECORDED_ABSENT = "not recorded (taken as no)"

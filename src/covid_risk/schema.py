@@ -39,23 +39,28 @@ from covid_risk.units import (
 )
 
 __all__ = [
+    "ADMISSION_PREDICTORS",
+    "COMMUNITY_PREDICTORS",
+    "COMORBIDITIES_4C",
     "FIELDS",
-    "Field",
     "OUTCOMES",
+    "PREDICTORS",
+    "REQUIRED_FIELDS",
+    "ROOM_AIR_FIO2",
     "SETTINGS",
     "SETTING_OUTCOMES",
-    "PREDICTORS",
-    "COMMUNITY_PREDICTORS",
-    "ADMISSION_PREDICTORS",
-    "COMORBIDITIES_4C",
-    "REQUIRED_FIELDS",
+    "Field",
+    "as_float",
+    "dtype_of",
+    "empty_frame",
     "field_table",
     "get_field",
     "schema_hash",
-    "empty_frame",
-    "as_float",
-    "dtype_of",
 ]
+
+ROOM_AIR_FIO2 = 0.21
+"""Fraction of inspired oxygen breathing room air (validation's cross-field rule and the
+SpO2/FiO2 ratio both use it)."""
 
 Kind = Literal["float", "int", "bool", "category"]
 Group = Literal[

@@ -43,12 +43,28 @@ from pandas.api.types import (
 )
 
 from covid_risk.exceptions import DataQualityWarning, Problem, ValidationError
-from covid_risk.schema import FIELDS, OUTCOMES, PREDICTORS, REQUIRED_FIELDS, Field
+from covid_risk.schema import (
+    FIELDS,
+    OUTCOMES,
+    PREDICTORS,
+    REQUIRED_FIELDS,
+    ROOM_AIR_FIO2,
+    Field,
+)
 
 __all__ = [
+    "CROSS_FIELD_RULES",
+    "FALSE_TOKENS",
+    "HARD_LIMIT_TOLERANCE",
+    "MISSING_TOKENS",
+    "SEX_ALIASES",
+    "TRUE_TOKENS",
     "AppliedConversion",
     "Validated",
     "ValidationReport",
+    "diastolic_not_below_systolic",
+    "fio2_without_oxygen",
+    "parse_patient",
     "validate",
 ]
 
@@ -240,7 +256,47 @@ _PLO = np.array([_limits(f, "plausible")[0] for f in _TARGETS.values()])
 _PHI = np.array([_limits(f, "plausible")[1] for f in _TARGETS.values()])
 _IS_INT = np.array([f.kind == "int" for f in _TARGETS.values()])
 _IS_REQ = np.array([f.required for f in _TARGETS.values()])
-_TOL = 1e-9 * np.maximum(1.0, np.nan_to_num(np.maximum(np.abs(_LO), np.abs(_HI)), posinf=0.0))
+HARD_LIMIT_TOLERANCE = 1e-9
+"""Relative slack around the hard limits (of the larger limit, at least absolute 1e-9).
+
+A value within it of a hard limit is accepted, so unit-conversion rounding never
+turns a value at the limit into an error. The table and the one-record parser
+(:func:`parse_patient`) both read the per-field tolerances built from it.
+"""
+_TOL = HARD_LIMIT_TOLERANCE * np.maximum(
+    1.0, np.nan_to_num(np.maximum(np.abs(_LO), np.abs(_HI)), posinf=0.0))
+
+def diastolic_not_below_systolic(diastolic: Any, systolic: Any) -> Any:
+    """Return whether diastolic pressure is not below systolic (floats or arrays; NaN is False).
+
+    Examples
+    --------
+    >>> diastolic_not_below_systolic(100.0, 100.0), diastolic_not_below_systolic(80.0, 120.0)
+    (True, False)
+    """
+    return diastolic >= systolic
+
+
+def fio2_without_oxygen(fio2: Any, on_oxygen: Any) -> Any:
+    """Return whether FiO2 is above room air while ``on_oxygen`` is no (floats or arrays).
+
+    Room air is :data:`covid_risk.schema.ROOM_AIR_FIO2` (0.21), with
+    :data:`HARD_LIMIT_TOLERANCE` of slack; a missing value
+    never triggers the rule.
+
+    Examples
+    --------
+    >>> fio2_without_oxygen(0.4, 0.0), fio2_without_oxygen(0.21, 0.0), fio2_without_oxygen(0.4, 1.0)
+    (True, False, False)
+    """
+    return (fio2 > ROOM_AIR_FIO2 + HARD_LIMIT_TOLERANCE) & (on_oxygen == 0.0)
+
+
+CROSS_FIELD_RULES: tuple[tuple[str, str, Any], ...] = (
+    ("diastolic_bp", "systolic_bp", diastolic_not_below_systolic),
+    ("fio2", "on_oxygen", fio2_without_oxygen),
+)
+"""Cross-field rules: (field flagged, other field, test of the two canonical values)."""
 
 _CATEGORY_LOOKUP: dict[str, dict[str, int]] = {
     f.name: {c: i for i, c in enumerate(f.categories)}
@@ -382,6 +438,9 @@ def _parse_bool(v: Any) -> tuple[float, int]:
 def _parse_category(v: Any, lookup: Mapping[str, int]) -> tuple[float, int]:
     """Parse a category to its index in ``Field.categories``."""
     if isinstance(v, str):
+        i = lookup.get(v)  # already canonical (no spaces, case or separators to normalise)
+        if i is not None:
+            return float(i), _OK
         s = v.strip()
         if s.lower() in MISSING_TOKENS:
             return math.nan, _OK
@@ -401,6 +460,143 @@ def _scalar_parser(f: Field):
         lookup = _CATEGORY_LOOKUP[f.name]
         return lambda v: _parse_category(v, lookup)
     return _parse_number
+
+
+# ---------------------------------------------------------------------------
+# One record, when it is unremarkable: the single-patient path's parser
+# ---------------------------------------------------------------------------
+_STRICT_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+class _OneField(NamedTuple):
+    numeric: bool  # a float or int field (range-checked)
+    parse: Any
+    low: float  # hard limit minus the tolerance, as the table check computes it
+    high: float
+    plausible_low: float
+    plausible_high: float
+    whole: bool
+    known: dict  # yes/no and category fields: the parser's answer for its own spellings
+
+
+def _known_spellings(f: Field, parse: Any) -> dict:
+    """``{spelling: value}`` for the spellings a yes/no or category parser knows, by calling it.
+
+    A memo of the parser's own results (so not a second rule): ``True``/``False``
+    and the yes/no tokens, or the category names and aliases.
+    """
+    if f.kind == "bool":
+        candidates: list[Any] = [True, False, *sorted(TRUE_TOKENS), *sorted(FALSE_TOKENS)]
+    elif f.kind == "category":
+        candidates = sorted(_CATEGORY_LOOKUP[f.name])
+    else:
+        return {}
+    out = {}
+    for v in candidates:
+        x, code = parse(v)
+        if code == _OK:
+            out[v] = x
+    return out
+
+
+def _one_field(name: str) -> _OneField:
+    k = _POS[name]
+    f = _TARGETS[name]
+    parse = _scalar_parser(f)
+    return _OneField(f.kind in ("float", "int"), parse, float(_LO[k] - _TOL[k]),
+                     float(_HI[k] + _TOL[k]), float(_PLO[k]), float(_PHI[k]), bool(_IS_INT[k]),
+                     _known_spellings(f, parse))
+
+
+_ONE_FIELD: dict[str, _OneField] = {name: _one_field(name) for name in PREDICTORS}
+_ONE_REQUIRED: tuple[str, ...] = tuple(n for n in PREDICTORS if _IS_REQ[_POS[n]])
+_PLAIN_EXACT = frozenset({float, int, bool})
+_PLAIN_TYPES = (int, float, np.integer, np.floating, np.bool_)
+
+
+def _plain(v: Any, numeric: bool) -> bool:
+    """Whether ``v`` is written so plainly that no lenient reading is involved.
+
+    Builtin strings only (no subclasses such as numpy strings); a number written
+    as text must be a plain decimal (no spaces, commas or underscores); otherwise
+    only Python and numpy numbers, booleans and missing markers. Anything else is
+    left to :func:`validate`, which may accept it but then owns the outcome.
+    """
+    t = type(v)
+    if t is str:
+        return (not numeric or _STRICT_NUMBER.fullmatch(v) is not None
+                or v.strip().lower() in MISSING_TOKENS)
+    if t in _PLAIN_EXACT or v is None:
+        return True
+    if isinstance(v, str):
+        return False
+    return v is pd.NA or v is pd.NaT or isinstance(v, _PLAIN_TYPES)
+
+
+def parse_patient(patient: Mapping[str, Any]) -> dict[str, float] | None:
+    """Parse one patient record exactly as :func:`validate` would, if it is unremarkable.
+
+    It uses this module's own per-value parsers, limits (with
+    :data:`HARD_LIMIT_TOLERANCE`), unit step and :data:`CROSS_FIELD_RULES`, so the
+    values are those of the canonical table ``validate`` returns; it only gives up
+    (``None``) where ``validate`` would raise, warn, flag or drop something, or
+    where a value is written in a way it leaves to ``validate``.
+
+    Parameters
+    ----------
+    patient : mapping of str to value
+        Canonical field names to values (numbers, yes/no, category names, None).
+
+    Returns
+    -------
+    dict of str to float or None
+        Field -> canonical value as the model matrix codes it (float; booleans
+        1.0/0.0, categories their position in the schema's categories, NaN for
+        missing), for every key of ``patient``. ``None`` when anything would make
+        ``validate`` raise, warn, flag or drop something (unknown key, impossible
+        or implausible value, missing age or sex, a cross-field rule), or when a
+        value is not written plainly (numbers written with commas or spaces,
+        numpy strings, ...): the caller then takes the normal path.
+
+    Examples
+    --------
+    >>> parse_patient({"age": 70, "sex": "male", "on_oxygen": "yes"})
+    {'age': 70.0, 'sex': 1.0, 'on_oxygen': 1.0}
+    >>> parse_patient({"age": 70, "sex": "male", "respiratory_rate": 95}) is None
+    True
+    """
+    out: dict[str, float] = {}
+    fields = _ONE_FIELD
+    for key, v in patient.items():
+        one = fields.get(key) if type(key) is str else None
+        if one is None:
+            return None
+        t = type(v)
+        if (t is str or t is bool) and v in one.known:
+            out[key] = one.known[v]
+            continue
+        numeric, parse, low, high, plausible_low, plausible_high, whole, _known = one
+        if t not in _PLAIN_EXACT and v is not None and not _plain(v, numeric):
+            return None
+        x, code = parse(v)
+        if code != _OK:
+            return None
+        if numeric and x == x:
+            x = x * 1.0 + 0.0  # validate's unit step (turns -0.0 into 0.0)
+            if not (low <= x <= high) or x < plausible_low or x > plausible_high:
+                return None
+            if whole and x != round(x):
+                return None
+        out[key] = x
+    for name in _ONE_REQUIRED:
+        x = out.get(name, math.nan)
+        if x != x:
+            return None
+    nan = math.nan
+    for name, other, rule in CROSS_FIELD_RULES:
+        if rule(out.get(name, nan), out.get(other, nan)):
+            return None
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -910,25 +1106,22 @@ def _flag_problems(names, flags, canon, raws, units_used, where) -> list[Problem
 def _cross_field(names, canon, raws, flags, where) -> list[Problem]:
     pos = {n: j for j, n in enumerate(names)}
     out: list[Problem] = []
-    if "diastolic_bp" in pos and "systolic_bp" in pos:
-        jd, js = pos["diastolic_bp"], pos["systolic_bp"]
-        bad = canon[jd] >= canon[js]  # NaN compares False
+    for name, other, rule in CROSS_FIELD_RULES:
+        if name not in pos or other not in pos:
+            continue
+        jn, jo = pos[name], pos[other]
+        bad = rule(canon[jn], canon[jo])
         rows = np.flatnonzero(bad)
-        flags[jd] |= bad
-        flags[js] |= bad
-        for row, value in zip(rows.tolist(), _raw_values(raws[jd], rows), strict=True):
-            out.append(Problem("diastolic_bp", MSG_DIASTOLIC_NOT_BELOW_SYSTOLIC.format(
-                value=_show(value), where=where(row),
-                other=_show(_raw_values(raws[js], [row])[0])), row=row, value=value))
-    if "fio2" in pos and "on_oxygen" in pos:
-        jf, jo = pos["fio2"], pos["on_oxygen"]
-        bad = (canon[jf] > 0.21 + 1e-9) & (canon[jo] == 0.0)
-        rows = np.flatnonzero(bad)
-        flags[jf] |= bad
+        flags[jn] |= bad
         flags[jo] |= bad
-        for row, value in zip(rows.tolist(), _raw_values(raws[jf], rows), strict=True):
-            out.append(Problem("fio2", MSG_FIO2_WITHOUT_OXYGEN.format(
-                value=_show(value), where=where(row)), row=row, value=value))
+        for row, value in zip(rows.tolist(), _raw_values(raws[jn], rows), strict=True):
+            if name == "diastolic_bp":
+                msg = MSG_DIASTOLIC_NOT_BELOW_SYSTOLIC.format(
+                    value=_show(value), where=where(row),
+                    other=_show(_raw_values(raws[jo], [row])[0]))
+            else:
+                msg = MSG_FIO2_WITHOUT_OXYGEN.format(value=_show(value), where=where(row))
+            out.append(Problem(name, msg, row=row, value=value))
     return out
 
 

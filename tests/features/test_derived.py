@@ -206,3 +206,57 @@ def test_derived_features_one_patient_by_hand():
     assert (row["age_band_4c"], row["age_band_opensafely"], row["bmi_class"]) == (
         "60-69", "60-69", "obese_i",
     )
+
+
+def test_one_definition_for_a_frame_and_for_one_record():
+    """DERIVED_DEFINITIONS give the same bits for a frame column and for each record alone."""
+    from covid_risk.features.derived import DERIVED_DEFINITIONS, Count, Ratio
+
+    nan = float("nan")
+    rows = [
+        # neutrophils, lymphocytes, spo2, fio2, on_oxygen, urea, creatinine, diabetes, dementia
+        (8.1, 0.6, 91.0, 0.4, 1.0, 11.2, 130.0, 1.0, 0.0),
+        (5.0, 0.0, 97.0, nan, 0.0, 7.0, 100.0, nan, 1.0),  # zero lymphocytes; room air
+        (nan, 2.0, 95.0, nan, 1.0, nan, 80.0, 0.0, nan),  # on oxygen, FiO2 unknown
+        (4.0, 2.0, 95.0, nan, nan, 7.0, 0.0, 1.0, 1.0),  # oxygen unknown; zero creatinine
+    ]
+    names = ("neutrophils", "lymphocytes", "spo2", "fio2", "on_oxygen", "urea", "creatinine",
+             "diabetes", "dementia")
+    df = pd.DataFrame(rows, columns=list(names))
+    want = {
+        "nlr": [8.1 / 0.6, nan, nan, 2.0],
+        "spo2_fio2": [91.0 / 0.4, 97.0 / 0.21, nan, nan],
+        "urea_creatinine_ratio": [11.2 * 1000.0 / 130.0, 70.0, nan, nan],
+        "comorbidity_count": [1.0, 1.0, 0.0, 2.0],
+    }
+    assert isinstance(DERIVED_DEFINITIONS["nlr"], Ratio)
+    assert isinstance(DERIVED_DEFINITIONS["comorbidity_count"], Count)
+    for name, expected in want.items():
+        definition = DERIVED_DEFINITIONS[name]
+        column = np.asarray(definition.column(df), dtype="float64")
+        one = np.array([definition.one(dict(zip(names, r, strict=True))) for r in rows])
+        np.testing.assert_array_equal(column, expected)
+        np.testing.assert_array_equal(one, column)  # bitwise, NaN in the same places
+    # the public Series functions are the same definitions
+    np.testing.assert_array_equal(neutrophil_lymphocyte_ratio(df).to_numpy(), want["nlr"])
+    assert comorbidity_count(df).tolist() == [1, 1, 0, 2]
+    assert DERIVED_DEFINITIONS["nlr"].one({}) != DERIVED_DEFINITIONS["nlr"].one({})  # NaN
+
+
+def test_row_recipe_is_the_model_matrix_row():
+    """RowRecipe puts values at their columns and derives the rest, as model_matrix does."""
+    from covid_risk.features.matrix import RowRecipe, feature_names, model_matrix
+
+    names = feature_names("admission")
+    recipe = RowRecipe(names)
+    row = recipe.row({"age": 70.0, "sex": 1.0, "spo2": 94.0, "on_oxygen": 0.0,
+                      "neutrophils": 6.0, "lymphocytes": 1.5, "diabetes": 1.0})
+    frame = pd.DataFrame({"age": [70.0], "sex": ["male"], "spo2": [94.0],
+                          "on_oxygen": pd.array([False], dtype="boolean"),
+                          "neutrophils": [6.0], "lymphocytes": [1.5],
+                          "diabetes": pd.array([True], dtype="boolean")})
+    np.testing.assert_array_equal(row, model_matrix(frame, setting="admission").to_numpy()[0])
+    assert row[names.index("nlr")] == 4.0 and row[names.index("comorbidity_count")] == 1.0
+    assert row[names.index("spo2_fio2")] == 94.0 / 0.21
+    with pytest.raises(ValueError, match="no row recipe"):
+        RowRecipe((*names, "age_band_4c"))

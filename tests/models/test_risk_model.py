@@ -98,6 +98,22 @@ def test_apply_coherence_by_hand():
     np.testing.assert_array_equal(out["death"], [0.5, 0.1])
 
 
+def test_coherence_has_one_home():
+    """The rules, the max step and the closure live in models._coherence; others re-export."""
+    import covid_risk.models as models
+    from covid_risk.models import _coherence, _risk_model
+
+    assert models.COHERENCE_RULES is _coherence.COHERENCE_RULES
+    assert models.apply_coherence is _coherence.apply_coherence is _risk_model.apply_coherence
+    close = _coherence.coherence_closure
+    everything = ("death", "icu", "imv", "deterioration", "aki", "vte")
+    assert close(["deterioration"], everything) == ["deterioration", "death", "icu", "imv"]
+    assert close(["icu"], everything) == ["icu", "imv"]
+    assert close(["vte", "icu"], everything) == ["vte", "icu", "imv"]
+    assert close(["deterioration"], ("deterioration", "imv")) == ["deterioration", "imv"]
+    assert close(["death"], everything) == ["death"]
+
+
 @pytest.mark.parametrize(
     ("column", "direction"),
     [("age", 1), ("urea", 1), ("respiratory_rate", 1), ("crp", 1), ("spo2", -1)],

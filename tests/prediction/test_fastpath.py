@@ -24,10 +24,10 @@ from covid_risk.explanation import explain
 from covid_risk.labels import describe, format_value
 from covid_risk.models import RiskModel, train
 from covid_risk.prediction import _predict as api
-from covid_risk.prediction._fastpath import FastPredictor, fast_predictor, parse_patient
+from covid_risk.prediction._fastpath import FastPredictor, fast_predictor
 from covid_risk.schema import COMMUNITY_PREDICTORS, FIELDS, PREDICTORS
 from covid_risk.synthetic import make_cohort
-from covid_risk.validation import validate
+from covid_risk.validation import parse_patient, validate
 
 FAST = {"learning_rate": 0.1, "n_estimators": 300, "early_stopping_rounds": 20}
 
@@ -403,13 +403,30 @@ def test_only_plain_risk_models_get_a_fast_path(admission_model):
     assert fast_predictor(RiskModel()) is None  # not fitted
 
 
-def test_self_check_disables_a_wrong_recipe(admission_model, monkeypatch):
-    """A recipe that disagrees with model_matrix switches the fast path off for that model."""
-    monkeypatch.setitem(fastpath._DERIVED, "nlr", lambda v: 1.0)
-    fp = FastPredictor(admission_model)
-    assert "nlr" in fp.disabled_reason
+def test_a_feature_without_a_row_recipe_disables_the_fast_path(admission_model):
+    """A model feature the row recipe does not know switches the fast path off for that model."""
+    model = RiskModel()
+    model.__dict__.update(admission_model.__dict__)
+    model.feature_names_ = (*admission_model.feature_names_[:-1], "pulse_pressure")
+    fp = FastPredictor(model)
+    assert "pulse_pressure" in fp.disabled_reason
     assert fp.predict_one({"age": 50, "sex": "male"}) is None
     assert "off" in repr(fp)
+    assert fast_predictor(model).predict_one({"age": 50, "sex": "male"}) is None
+
+
+def test_one_definition_behind_both_paths(admission_model):
+    """The fast path's parser, row recipe and probabilities are the general path's own pieces."""
+    from covid_risk import validation
+    from covid_risk.features import derived, matrix
+
+    fp = fast_predictor(admission_model)
+    assert fastpath.parse_patient is validation.parse_patient
+    assert fp.compiled is admission_model.compile()
+    for j, one in fp._recipe._derived:
+        name = fp.feature_names[j]
+        assert one.__self__ is derived.DERIVED_DEFINITIONS[name]
+    assert isinstance(fp._recipe, matrix.RowRecipe)
 
 
 def test_sigmoid_calibrators_are_applied_together(admission_model, community_model):

@@ -17,8 +17,8 @@ import pytest
 import covid_risk.models
 from covid_risk.exceptions import DataQualityWarning, ValidationError
 from covid_risk.explanation import explain
+from covid_risk.labels import risk_bands
 from covid_risk.models import RiskModel, train
-from covid_risk.prediction import _predict as api
 from covid_risk.prediction._predict import (
     IMPORTANT_FIELDS,
     RISK_BANDS,
@@ -159,7 +159,7 @@ def test_risk_band_edges(p, band):
 def test_vectorised_bands_match_risk_band():
     """The DataFrame path's vectorised bands equal risk_band on a fine grid (NaN included)."""
     grid = np.r_[np.linspace(0, 1, 2001), [0.03, 0.15, 0.5, np.nextafter(0.03, 0), np.nan]]
-    assert list(api._bands(grid)) == [risk_band(p) for p in grid]
+    assert list(risk_bands(grid)) == [risk_band(p) for p in grid]
     assert [name for name, _ in RISK_BANDS] == ["low", "intermediate", "high", "very high"]
 
 

@@ -6,6 +6,7 @@ from covid_risk.features.derived import (
     AGE_BANDS_4C,
     AGE_BANDS_OPENSAFELY,
     BMI_CLASSES,
+    DERIVED_DEFINITIONS,
     ROOM_AIR_FIO2,
     age_band_4c,
     age_band_opensafely,
@@ -37,6 +38,7 @@ from covid_risk.features.snapshot import (
 
 __all__ = [
     # derived features
+    "DERIVED_DEFINITIONS",
     "AGE_BANDS_4C",
     "AGE_BANDS_OPENSAFELY",
     "BMI_CLASSES",
@@ -71,6 +73,7 @@ __all__ = [
 from covid_risk.features.matrix import (  # noqa: E402
     DERIVED_FEATURES,
     MONOTONE_DIRECTIONS,
+    RowRecipe,
     feature_names,
     matrix_spec,
     model_matrix,
@@ -80,6 +83,7 @@ from covid_risk.features.matrix import (  # noqa: E402
 __all__ += [
     "DERIVED_FEATURES",
     "MONOTONE_DIRECTIONS",
+    "RowRecipe",
     "feature_names",
     "matrix_spec",
     "model_matrix",

@@ -10,18 +10,23 @@ noise cannot move it across an edge.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from covid_risk.schema import COMORBIDITIES_4C, FIELDS, as_float
+from covid_risk.schema import COMORBIDITIES_4C, FIELDS, ROOM_AIR_FIO2, as_float
 
 __all__ = [
+    "DERIVED_DEFINITIONS",
     "AGE_BANDS_4C",
     "AGE_BANDS_OPENSAFELY",
     "BMI_CLASSES",
+    "Count",
     "ROOM_AIR_FIO2",
+    "Ratio",
     "age_band_4c",
     "age_band_opensafely",
     "bmi_class",
@@ -34,8 +39,6 @@ __all__ = [
 
 _DECIMALS = 6
 
-ROOM_AIR_FIO2 = 0.21
-"""Fraction of inspired oxygen breathing room air."""
 
 AGE_BANDS_4C: tuple[str, ...] = ("<50", "50-59", "60-69", "70-79", ">=80")
 """Age bands of the ISARIC 4C Mortality Score (years)."""
@@ -77,6 +80,89 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return out
 
 
+_NAN = math.nan
+
+
+@dataclass(frozen=True)
+class Count:
+    """A derived count: how many of ``fields`` are yes (missing counts as no).
+
+    The one definition behind both the column (:meth:`column`) and the value for
+    one record (:meth:`one`), so the model matrix and the single-patient path
+    cannot drift apart.
+    """
+
+    name: str
+    fields: tuple[str, ...]
+
+    def column(self, df: pd.DataFrame) -> np.ndarray:
+        """Return the count of every row of a canonical frame (int64)."""
+        total = np.zeros(len(df), dtype="int64")
+        for name in self.fields:
+            total += np.nan_to_num(as_float(df, name), nan=0.0).astype("int64")
+        return total
+
+    def one(self, values: Mapping[str, float]) -> float:
+        """Return the count of one record's canonical values (field -> float, NaN = missing)."""
+        total = 0
+        for name in self.fields:
+            x = values.get(name, _NAN)
+            if x == x:
+                total += int(x)
+        return float(total)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A derived ratio ``numerator * scale / denominator``.
+
+    NaN -- never inf -- unless both sides are finite and the denominator is
+    positive. With ``fill``, a missing denominator is taken as ``fill[2]`` when
+    field ``fill[0]`` equals ``fill[1]`` (FiO2 on room air). :meth:`column` and
+    :meth:`one` apply the same IEEE operations in the same order.
+    """
+
+    name: str
+    numerator: str
+    denominator: str
+    scale: float = 1.0
+    fill: tuple[str, float, float] | None = None
+
+    def column(self, df: pd.DataFrame) -> np.ndarray:
+        """Return the ratio of every row of a canonical frame (float64)."""
+        num = as_float(df, self.numerator)
+        if self.scale != 1.0:
+            num = num * self.scale
+        den = as_float(df, self.denominator)
+        if self.fill is not None:
+            field, when, value = self.fill
+            den = np.where(np.isnan(den) & (as_float(df, field) == when), value, den)
+        return _ratio(num, den)
+
+    def one(self, values: Mapping[str, float]) -> float:
+        """Return the ratio of one record's canonical values (field -> float, NaN = missing)."""
+        num = values.get(self.numerator, _NAN)
+        if self.scale != 1.0:
+            num = num * self.scale
+        den = values.get(self.denominator, _NAN)
+        if self.fill is not None:
+            field, when, value = self.fill
+            if den != den and values.get(field, _NAN) == when:
+                den = value
+        if math.isfinite(num) and math.isfinite(den) and den > 0:
+            return num / den
+        return _NAN
+
+
+DERIVED_DEFINITIONS: dict[str, Count | Ratio] = {
+    "comorbidity_count": Count("comorbidity_count", COMORBIDITIES_4C),
+    "nlr": Ratio("nlr", "neutrophils", "lymphocytes"),
+    "spo2_fio2": Ratio("spo2_fio2", "spo2", "fio2", fill=("on_oxygen", 0.0, ROOM_AIR_FIO2)),
+    "urea_creatinine_ratio": Ratio("urea_creatinine_ratio", "urea", "creatinine", scale=1000.0),
+}
+"""The numeric derived features: one definition each, for a frame and for one record."""
+
+
 def comorbidity_count(df: pd.DataFrame, *, names: Sequence[str] | None = None) -> pd.Series:
     """Count comorbidities, by default the 11 of the ISARIC 4C Mortality Score.
 
@@ -116,9 +202,7 @@ def comorbidity_count(df: pd.DataFrame, *, names: Sequence[str] | None = None) -
                 f"{name!r} is not a yes/no field and cannot be counted; "
                 f"choose from: {', '.join(bools)}."
             )
-    total = np.zeros(len(df), dtype="int64")
-    for name in names:
-        total += np.nan_to_num(as_float(df, name), nan=0.0).astype("int64")
+    total = Count("comorbidity_count", names).column(df)
     return pd.Series(total, index=df.index, name="comorbidity_count", dtype="Int64")
 
 
@@ -136,8 +220,7 @@ def neutrophil_lymphocyte_ratio(df: pd.DataFrame) -> pd.Series:
         float64, named ``"nlr"``; NaN when either count is missing or the
         lymphocyte count is zero.
     """
-    nlr = _ratio(as_float(df, "neutrophils"), as_float(df, "lymphocytes"))
-    return pd.Series(nlr, index=df.index, name="nlr")
+    return pd.Series(DERIVED_DEFINITIONS["nlr"].column(df), index=df.index, name="nlr")
 
 
 def spo2_fio2_ratio(df: pd.DataFrame) -> pd.Series:
@@ -159,10 +242,7 @@ def spo2_fio2_ratio(df: pd.DataFrame) -> pd.Series:
     pandas.Series
         float64, named ``"spo2_fio2"``; NaN when SpO2 or FiO2 is unknown.
     """
-    fio2 = as_float(df, "fio2")
-    on_oxygen = as_float(df, "on_oxygen")
-    fio2 = np.where(np.isnan(fio2) & (on_oxygen == 0.0), ROOM_AIR_FIO2, fio2)
-    ratio = _ratio(as_float(df, "spo2"), fio2)
+    ratio = DERIVED_DEFINITIONS["spo2_fio2"].column(df)
     return pd.Series(ratio, index=df.index, name="spo2_fio2")
 
 
@@ -186,7 +266,7 @@ def urea_creatinine_ratio(df: pd.DataFrame) -> pd.Series:
         float64, named ``"urea_creatinine_ratio"``; NaN when either value is
         missing or creatinine is zero.
     """
-    ratio = _ratio(as_float(df, "urea") * 1000.0, as_float(df, "creatinine"))
+    ratio = DERIVED_DEFINITIONS["urea_creatinine_ratio"].column(df)
     return pd.Series(ratio, index=df.index, name="urea_creatinine_ratio")
 
 

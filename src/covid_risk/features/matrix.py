@@ -20,9 +20,11 @@ few derived features (:data:`DERIVED_FEATURES`):
 ``spo2_fio2`` (admission only)
     SpO2 (%) divided by FiO2 (fraction); FiO2 is taken as 0.21 on room air.
 
-The ratios come from :func:`covid_risk.features.derived_features`, so their
-definitions (and their NaN rules for missing or zero denominators) are the
-features module's. The urea/creatinine ratio is deliberately *not* an input: it
+The derived features come from
+:data:`covid_risk.features.derived.DERIVED_DEFINITIONS`, so their definitions
+(and their NaN rules for missing or zero denominators) are the features
+module's; :class:`RowRecipe` builds one record's row from the same definitions.
+The urea/creatinine ratio is deliberately *not* an input: it
 rises with urea, and as a free input next to a constrained urea it would let the
 predicted risk fall as urea rises (the boosters see urea and creatinine and can
 form the ratio themselves).
@@ -66,8 +68,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -77,6 +80,7 @@ from covid_risk.schema import (
     ADMISSION_PREDICTORS,
     COMMUNITY_PREDICTORS,
     FIELDS,
+    PREDICTORS,
     SETTING_OUTCOMES,
     SETTINGS,
     as_float,
@@ -85,6 +89,7 @@ from covid_risk.schema import (
 __all__ = [
     "DERIVED_FEATURES",
     "MONOTONE_DIRECTIONS",
+    "RowRecipe",
     "feature_names",
     "matrix_spec",
     "matrix_spec_hash",
@@ -206,18 +211,72 @@ def _encode_category(df: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _derived(df: pd.DataFrame, setting: str) -> dict[str, np.ndarray]:
-    from covid_risk.features import derived_features
+    from covid_risk.features.derived import DERIVED_DEFINITIONS
 
-    derived = derived_features(df)
     out = {}
     for name in DERIVED_FEATURES[setting]:
-        if name not in derived.columns:  # pragma: no cover - guards a renamed feature
+        definition = DERIVED_DEFINITIONS.get(name)
+        if definition is None:  # pragma: no cover - guards a renamed feature
             raise RuntimeError(
-                f"covid_risk.features.derived_features no longer returns {name!r}; "
+                f"covid_risk.features.derived has no definition of {name!r}; "
                 "the model matrix needs it."
             )
-        out[name] = derived[name].to_numpy(dtype="float64", na_value=np.nan)
+        out[name] = np.asarray(definition.column(df), dtype="float64")
     return out
+
+
+class RowRecipe:
+    """The model-matrix row of one record, built from its parsed values without pandas.
+
+    The same recipe as :func:`model_matrix`: predictors are put at their column,
+    derived features come from the same definitions
+    (:data:`covid_risk.features.derived.DERIVED_DEFINITIONS`, their ``one`` method),
+    and a field not given is missing (NaN).
+
+    Parameters
+    ----------
+    names : sequence of str
+        The model-matrix columns, in order (a model's ``feature_names_``).
+
+    Raises
+    ------
+    ValueError
+        When a column is neither a schema predictor nor a defined derived feature.
+
+    Examples
+    --------
+    >>> recipe = RowRecipe(feature_names("community"))
+    >>> row = recipe.row({"age": 70.0, "sex": 1.0, "diabetes": 1.0})
+    >>> float(row[0]), float(row[-1])
+    (70.0, 1.0)
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        from covid_risk.features.derived import DERIVED_DEFINITIONS
+
+        self.names: tuple[str, ...] = tuple(names)
+        self._positions: dict[str, int] = {}
+        self._derived: list[tuple[int, object]] = []
+        for j, name in enumerate(self.names):
+            if name in DERIVED_DEFINITIONS:
+                self._derived.append((j, DERIVED_DEFINITIONS[name].one))
+            elif name in PREDICTORS:
+                self._positions[name] = j
+            else:
+                raise ValueError(f"model feature {name!r} has no row recipe")
+        self._template = [math.nan] * len(self.names)
+
+    def row(self, values: Mapping[str, float]) -> np.ndarray:
+        """Return the float64 row of one record's values (field -> float, NaN = missing)."""
+        row = self._template.copy()
+        positions = self._positions
+        for name, x in values.items():
+            j = positions.get(name)
+            if j is not None:
+                row[j] = x
+        for j, one in self._derived:
+            row[j] = one(values)
+        return np.array(row, dtype=np.float64)
 
 
 def model_matrix(df: pd.DataFrame, *, setting: str = "admission") -> pd.DataFrame:

@@ -1,40 +1,49 @@
-"""Risk models: calibrated LightGBM boosters, baselines and safe model files."""
+"""Risk models: calibrated LightGBM boosters, baselines and safe model files.
+
+Submodules are imported on first use (module ``__getattr__``), so importing one
+light part -- the coherence rules, or the compiled single-patient view -- does not
+import LightGBM's Python package, scikit-learn or the baselines.
+"""
 
 from __future__ import annotations
 
-from covid_risk.models._baselines import (
-    CLINICAL_SCORES,
-    ClinicalScoreBaseline,
-    LogisticBaseline,
-    fit_baselines,
-)
-from covid_risk.models._calibration import (
-    IsotonicCalibrator,
-    SigmoidCalibrator,
-    calibrator_from_dict,
-    fit_calibrator,
-)
-from covid_risk.models._default import DEFAULT_MODEL_FILES, default_model
-from covid_risk.models._files import read_manifest
-from covid_risk.models._load import load
-from covid_risk.models._risk_model import COHERENCE_RULES, RiskModel, apply_coherence
-from covid_risk.models._train import train
+import importlib
+from typing import Any
 
-__all__ = [
-    "CLINICAL_SCORES",
-    "COHERENCE_RULES",
-    "DEFAULT_MODEL_FILES",
-    "ClinicalScoreBaseline",
-    "IsotonicCalibrator",
-    "LogisticBaseline",
-    "RiskModel",
-    "SigmoidCalibrator",
-    "apply_coherence",
-    "calibrator_from_dict",
-    "default_model",
-    "fit_baselines",
-    "fit_calibrator",
-    "load",
-    "read_manifest",
-    "train",
-]
+# public name -> submodule that defines it
+_EXPORTS: dict[str, str] = {
+    "CLINICAL_SCORES": "covid_risk.models._baselines",
+    "ClinicalScoreBaseline": "covid_risk.models._baselines",
+    "LogisticBaseline": "covid_risk.models._baselines",
+    "fit_baselines": "covid_risk.models._baselines",
+    "IsotonicCalibrator": "covid_risk.models._calibration",
+    "SigmoidCalibrator": "covid_risk.models._calibration",
+    "calibrator_from_dict": "covid_risk.models._calibration",
+    "fit_calibrator": "covid_risk.models._calibration",
+    "COHERENCE_RULES": "covid_risk.models._coherence",
+    "apply_coherence": "covid_risk.models._coherence",
+    "coherence_closure": "covid_risk.models._coherence",
+    "CompiledModel": "covid_risk.models._compiled",
+    "compile_model": "covid_risk.models._compiled",
+    "DEFAULT_MODEL_FILES": "covid_risk.models._default",
+    "default_model": "covid_risk.models._default",
+    "load": "covid_risk.models._load",
+    "read_manifest": "covid_risk.models._files",
+    "RiskModel": "covid_risk.models._risk_model",
+    "train": "covid_risk.models._train",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'covid_risk.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

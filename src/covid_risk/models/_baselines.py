@@ -54,7 +54,7 @@ from threadpoolctl import threadpool_limits
 
 from covid_risk.exceptions import NotFittedError
 from covid_risk.features.matrix import matrix_spec, model_matrix
-from covid_risk.models._calibration import SigmoidCalibrator, _sigmoid
+from covid_risk.models._calibration import SigmoidCalibrator, sigmoid
 from covid_risk.models._inputs import as_canonical, outcome_labels
 from covid_risk.schema import FIELDS, SETTING_OUTCOMES, SETTINGS
 
@@ -396,7 +396,7 @@ class ClinicalScoreBaseline(_Predictor):
             table = _four_c_mortality_table()
             return table[np.clip(x, 0, table.size - 1).astype(int)]
         a, b = self.coefficients_[outcome]
-        return _sigmoid(a + b * x)
+        return sigmoid(a + b * x)
 
 
 def as_float_or_nan(df: pd.DataFrame, name: str) -> np.ndarray:
@@ -412,7 +412,7 @@ def _offset_intercept(offset: np.ndarray, y: np.ndarray) -> float:
     """Maximum-likelihood intercept of ``logit p = a + offset`` (Newton on one parameter)."""
     a = float(np.log(y.mean() / (1 - y.mean())) - np.mean(offset))
     for _ in range(100):
-        p = _sigmoid(a + offset)
+        p = sigmoid(a + offset)
         step = float(np.sum(y - p) / max(np.sum(p * (1 - p)), 1e-12))
         a += step
         if abs(step) < 1e-12:

@@ -51,10 +51,12 @@ __all__ = [
     "DEFAULT_PRIOR_SD",
     "ISOTONIC_MIN_EVENTS",
     "ISOTONIC_MIN_GAIN",
+    "Calibrator",
     "IsotonicCalibrator",
     "SigmoidCalibrator",
     "calibrator_from_dict",
     "fit_calibrator",
+    "sigmoid",
 ]
 
 CALIBRATION_METHODS: tuple[str, ...] = ("auto", "sigmoid", "isotonic")
@@ -72,7 +74,8 @@ _P_CLIP = 1e-4
 _CV_FOLDS = 5
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Return the logistic function of ``x``, computed without overflow for either sign."""
     out = np.empty_like(x, dtype="float64")
     pos = x >= 0
     out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
@@ -149,7 +152,7 @@ class SigmoidCalibrator:
 
         current = nll(beta)
         for _ in range(100):
-            p = _sigmoid(beta[0] + beta[1] * raw)
+            p = sigmoid(beta[0] + beta[1] * raw)
             r, w = p - y, p * (1 - p)
             grad = np.array([r.sum(), (r * raw).sum()]) + prec * (beta - centre)
             wx = w * raw
@@ -170,7 +173,7 @@ class SigmoidCalibrator:
     def transform(self, raw: Any) -> np.ndarray:
         """Return calibrated probabilities for raw log-odds."""
         raw = np.asarray(raw, dtype="float64")
-        return _sigmoid(self.intercept + self.slope * raw)
+        return sigmoid(self.intercept + self.slope * raw)
 
     def to_dict(self) -> dict:
         """Return the JSON-able parameters."""
@@ -234,7 +237,7 @@ class IsotonicCalibrator:
     def transform(self, raw: Any) -> np.ndarray:
         """Return calibrated probabilities for raw log-odds."""
         raw = np.asarray(raw, dtype="float64")
-        return _sigmoid(np.interp(raw, np.asarray(self.x), np.asarray(self.logit_p)))
+        return sigmoid(np.interp(raw, np.asarray(self.x), np.asarray(self.logit_p)))
 
     def to_dict(self) -> dict:
         """Return the JSON-able parameters."""

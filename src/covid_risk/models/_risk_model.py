@@ -76,6 +76,7 @@ from covid_risk.models._calibration import (
     SigmoidCalibrator,
     fit_calibrator,
 )
+from covid_risk.models._coherence import COHERENCE_RULES, apply_coherence
 from covid_risk.models._files import model_to_bytes, save_model
 from covid_risk.models._inputs import as_canonical, outcome_labels
 from covid_risk.models._lgbm import booster_params, train_booster
@@ -83,54 +84,7 @@ from covid_risk.schema import OUTCOMES, SETTING_OUTCOMES, SETTINGS, schema_hash
 
 __all__ = ["COHERENCE_RULES", "RiskModel", "apply_coherence"]
 
-COHERENCE_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("icu", ("imv",)),
-    ("deterioration", ("death", "icu", "imv")),
-)
-"""(containing outcome, outcomes it contains), applied in this order after calibration."""
-
 _COHORT_ATTRS = ("generator_version", "scenario", "seed", "setting", "n_patients")
-
-
-def apply_coherence(probabilities: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Raise each containing outcome to the largest probability of the outcomes it contains.
-
-    Parameters
-    ----------
-    probabilities : mapping of str to ndarray
-        Calibrated probabilities per outcome (any subset of outcomes).
-
-    Returns
-    -------
-    dict of str to ndarray
-        The same outcomes; see :data:`COHERENCE_RULES`. Rules whose containing
-        outcome is absent are skipped; contained outcomes that are absent are
-        ignored.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> out = apply_coherence({"death": np.array([0.4]), "deterioration": np.array([0.3])})
-    >>> float(out["deterioration"][0])
-    0.4
-    """
-    out = {k: np.asarray(v, dtype="float64") for k, v in probabilities.items()}
-    for container, parts in COHERENCE_RULES:
-        if container not in out:
-            continue
-        present = [out[p] for p in parts if p in out]
-        if present:
-            out[container] = np.maximum.reduce([out[container], *present])
-    return out
-
-
-def _needed(outcome: str) -> list[str]:
-    """Outcomes whose probabilities are needed to give ``outcome`` coherently."""
-    need = [outcome]
-    for container, parts in COHERENCE_RULES:
-        if container in need:
-            need.extend(p for p in parts if p not in need)
-    return need
 
 
 def _outcome_seed(seed: int, outcome: str) -> int:
@@ -743,9 +697,23 @@ class RiskModel(BaseEstimator):
         self._check_fitted()
         return model_matrix(as_canonical(df), setting=self.setting)
 
+    def compile(self) -> Any:
+        """Return the model's compiled view (:class:`~covid_risk.models.CompiledModel`).
+
+        It is built once and cached on the model (rebuilt when the boosters or
+        calibrators are replaced); ``predict_proba``, :func:`covid_risk.explain`
+        and :func:`covid_risk.predict_risk` all make their probabilities with it.
+        """
+        self._check_fitted()
+        from covid_risk.models._compiled import compile_model
+
+        return compile_model(self)
+
+    def _threads(self, X: np.ndarray) -> int:
+        return 1 if X.shape[0] < 2000 else self.n_jobs
+
     def _raw(self, X: np.ndarray, outcome: str) -> np.ndarray:
-        threads = 1 if X.shape[0] < 2000 else self.n_jobs
-        return self.boosters_[outcome].predict(X, raw_score=True, num_threads=threads)
+        return self.compile().raw(X, (outcome,), threads=self._threads(X))[outcome]
 
     def _check_outcome(self, outcome: str) -> None:
         if outcome not in self.outcomes_:
@@ -791,11 +759,8 @@ class RiskModel(BaseEstimator):
             self._check_outcome(outcome)
         canonical = as_canonical(df)
         X = model_matrix(canonical, setting=self.setting).to_numpy(dtype="float64")
-        wanted = list(self.outcomes_) if outcome is None else _needed(outcome)
-        wanted = [o for o in wanted if o in self.outcomes_]
-        probs = apply_coherence(
-            {o: self.calibrators_[o].transform(self._raw(X, o)) for o in wanted}
-        )
+        wanted = None if outcome is None else (outcome,)
+        probs = self.compile().probabilities(X, wanted, threads=self._threads(X))[2]
         if outcome is not None:
             return pd.Series(probs[outcome], index=canonical.index, name=outcome)
         return pd.DataFrame({o: probs[o] for o in self.outcomes_}, index=canonical.index)

@@ -6,8 +6,9 @@ This is what a clinician's tool calls. A plain dict goes in; a small frozen
 
 Risk bands
 ----------
-The same four bands are used for every outcome, with cut-offs on the calibrated
-probability chosen to bracket the mortality of the ISARIC 4C risk groups
+The same four bands (:data:`covid_risk.labels.RISK_BANDS`, re-exported here) are
+used for every outcome, with cut-offs on the calibrated probability chosen to
+bracket the mortality of the ISARIC 4C risk groups
 (1.2 / 9.9 / 31.4 / 61.5 %):
 
 ============  ======================
@@ -29,16 +30,19 @@ would sharpen if they were measured.
 
 Speed
 -----
-One dict takes a fast path (:mod:`covid_risk.prediction._fastpath`): the schema's parsing rules
-and the model-matrix recipe are compiled once per model, there is no pandas for one
-row, and each outcome's booster is asked through LightGBM's single-row C API with one
-thread (explanations use LightGBM's own TreeSHAP, shared with a helper thread while a
-core is idle). The fast path only takes records that are unremarkable; anything
-unusual -- an unknown field, an implausible or impossible value, a spelling it does not
-parse -- goes through the normal path (:func:`covid_risk.validate`, the model's
-``predict_proba`` and :func:`covid_risk.explain`), so errors and warnings are always the
-normal path's. Both paths return the same probabilities, factors and warnings, bit for
-bit (tested on thousands of random patients). ``predict_risk`` is safe to call from
+One dict takes a fast path (:mod:`covid_risk.prediction._fastpath`) that uses the general path's
+own pieces without pandas: :func:`covid_risk.validation.parse_patient` (validate's
+parsers, limits and cross-field rules for one record), the model-matrix row recipe
+(:class:`covid_risk.features.matrix.RowRecipe`), and the model's compiled view
+(:class:`covid_risk.models.CompiledModel`, which ``predict_proba`` and ``explain`` use
+too), asking each booster through LightGBM's single-row C API with one thread
+(explanations use LightGBM's own TreeSHAP, shared with a helper thread while a core is
+idle). The fast path only takes records that are unremarkable; anything unusual -- an
+unknown field, an implausible or impossible value, a spelling it leaves to validate --
+goes through the normal path (:func:`covid_risk.validate`, the model's
+``predict_proba`` and :func:`covid_risk.explain`), so errors and warnings are always
+the normal path's. Both paths return the same probabilities, factors and warnings, bit
+for bit (tested on thousands of random patients). ``predict_risk`` is safe to call from
 many threads at once.
 """
 
@@ -56,6 +60,7 @@ import numpy as np
 import pandas as pd
 
 from covid_risk.exceptions import ValidationError
+from covid_risk.labels import RISK_BANDS, risk_band, risk_bands
 from covid_risk.prediction._fastpath import fast_predictor
 from covid_risk.schema import FIELDS, SETTINGS
 
@@ -70,14 +75,6 @@ __all__ = [
     "risk_band",
 ]
 
-RISK_BANDS: tuple[tuple[str, float], ...] = (
-    ("low", 0.03),
-    ("intermediate", 0.15),
-    ("high", 0.50),
-    ("very high", math.inf),
-)
-"""Band name and the probability below which it applies (see the module docs)."""
-
 IMPORTANT_FIELDS: dict[str, tuple[str, ...]] = {
     "admission": (
         "respiratory_rate", "spo2", "on_oxygen", "gcs", "urea", "crp", "lymphocytes",
@@ -88,20 +85,6 @@ IMPORTANT_FIELDS: dict[str, tuple[str, ...]] = {
     ),
 }
 """Fields whose absence is reported in a prediction's warnings, per setting."""
-
-
-def risk_band(probability: float) -> str:
-    """Return the risk band of a probability (see :data:`RISK_BANDS`).
-
-    Examples
-    --------
-    >>> risk_band(0.01), risk_band(0.03), risk_band(0.2), risk_band(0.5)
-    ('low', 'intermediate', 'high', 'very high')
-    """
-    for name, upper in RISK_BANDS:
-        if probability < upper:
-            return name
-    return RISK_BANDS[-1][0]
 
 
 @dataclass(frozen=True)
@@ -412,26 +395,13 @@ def _predict_one(
                           warnings=tuple(warnings))
 
 
-_BAND_NAMES = np.array([name for name, _ in RISK_BANDS], dtype=object)
-_BAND_UPPER = np.array([upper for _, upper in RISK_BANDS], dtype="float64")
-
-
-def _bands(probabilities: np.ndarray) -> np.ndarray:
-    """:func:`risk_band` of every probability at once (NaN goes to the last band, as there)."""
-    idx = np.searchsorted(_BAND_UPPER, probabilities, side="right")
-    return _BAND_NAMES[np.minimum(idx, len(_BAND_NAMES) - 1)]
-
-
 def _factor_text(ex: Any, i: int, top: int) -> str:
-    """Return the factors of row ``i`` as text, ranked as :meth:`RiskExplanation.factors` does."""
+    """Return the factors of row ``i`` as text, ranked by ``rank_factors``."""
+    from covid_risk.explanation import rank_factors
     from covid_risk.labels import describe
 
-    phi = ex.shap_values[i]
     pp = 100.0 * ex.probability_contributions[i]
-    order = np.lexsort((-phi, -pp))
-    up = order[pp[order] > 0][:top].tolist()
-    order = np.lexsort((phi, pp))
-    down = order[pp[order] < 0][:top].tolist()
+    ((up, down),) = rank_factors(ex.shap_values[i][None, :], pp[None, :], top)
     return "; ".join(
         f"{describe(ex.feature_names[j], ex.values[i, j])} ({float(pp[j]):+.1f} pp)"
         for j in (*up, *down)
@@ -449,7 +419,7 @@ def _predict_frame(
     for o in outcomes:
         p = proba[o].to_numpy(dtype="float64")
         columns[o] = p
-        columns[f"{o}_band"] = _bands(p)
+        columns[f"{o}_band"] = risk_bands(p)
     out = pd.DataFrame(columns, index=data.index)
     if explain:
         from covid_risk.explanation import explain as _explain
