@@ -453,3 +453,34 @@ def test_repr_and_row_order(admission_model):
     frame = pd.DataFrame({"age": [70.0], "sex": ["male"], "spo2": [94.0],
                           "on_oxygen": pd.array([False], dtype="boolean")})
     np.testing.assert_array_equal(row, admission_model.model_matrix(frame).to_numpy()[0])
+
+
+@pytest.mark.parametrize("setting", ["admission", "community"])
+def test_bundled_view_equals_the_bundled_model_bit_for_bit(setting):
+    """model=None answers a dict from the file's view; the loaded RiskModel gives the same bits."""
+    from covid_risk.models import default_model
+
+    full = default_model(setting)
+    for i, patient in enumerate(random_patients(150, setting, seed=404)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)
+            assert (api.predict_risk(patient, setting=setting, top=3)
+                    == api.predict_risk(patient, setting=setting, model=full, top=3)), i
+            assert (api.predict_risk(patient, setting=setting, explain=False)
+                    == api.predict_risk(patient, setting=setting, model=full, explain=False)), i
+
+
+def test_first_prediction_in_a_fresh_process_imports_no_lightgbm_or_sklearn():
+    """The one-dict path with the bundled model compiles the booster texts in LightGBM's C
+    library: neither the lightgbm package nor scikit-learn or scipy is imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys, covid_risk as cr\n"
+            "p = cr.predict_risk({'age': 70, 'sex': 'male', 'spo2': 91})\n"
+            "q = cr.predict_risk({'age': 30, 'sex': 'female'}, setting='community')\n"
+            "print(0 < p['death'].probability < 1, 0 < q['death'].probability < 1,"
+            " [m for m in ('lightgbm', 'sklearn', 'scipy') if m in sys.modules])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split("\n")[0] == "True True []"

@@ -261,12 +261,32 @@ def test_dataframe_factors_match_the_one_patient_factors(model):
 
 # ------------------------------------------------------------------------------- models
 def test_model_none_uses_the_bundled_default(model, monkeypatch):
-    """model=None asks covid_risk.models.default_model for the setting's model."""
+    """model=None: a dict asks covid_risk.models.default_view, a DataFrame default_model."""
     asked = []
+    monkeypatch.setattr(covid_risk.models, "default_view",
+                        lambda setting: asked.append(("view", setting)) or model)
     monkeypatch.setattr(covid_risk.models, "default_model",
-                        lambda setting: asked.append(setting) or model)
+                        lambda setting: asked.append(("model", setting)) or model)
     assert predict_risk(PATIENT) == predict_risk(PATIENT, model=model)
-    assert asked == ["admission"]
+    assert asked == [("view", "admission")]
+    frame = pd.DataFrame([PATIENT])
+    pd.testing.assert_frame_equal(predict_risk(frame), predict_risk(frame, model=model))
+    assert asked[1:] == [("model", "admission")]
+
+
+def test_an_unusual_record_falls_back_to_the_bundled_model(model, monkeypatch):
+    """A record the fast path leaves to validate (implausible value) loads the full model."""
+    asked = []
+    monkeypatch.setattr(covid_risk.models, "default_view",
+                        lambda setting: asked.append("view") or model)
+    monkeypatch.setattr(covid_risk.models, "default_model",
+                        lambda setting: asked.append("model") or model)
+    unusual = {**PATIENT, "respiratory_rate": 75}  # plausible range ends below: flagged
+    with pytest.warns(DataQualityWarning):
+        got = predict_risk(unusual)
+    assert asked == ["view", "model"]
+    with pytest.warns(DataQualityWarning):
+        assert got == predict_risk(unusual, model=model)
 
 
 def test_model_from_a_file_is_loaded_once(model, tmp_path):

@@ -7,7 +7,7 @@ from importlib import resources
 
 from covid_risk.schema import SETTINGS
 
-__all__ = ["DEFAULT_MODEL_FILES", "default_model"]
+__all__ = ["DEFAULT_MODEL_FILES", "default_model", "default_model_bytes", "default_view"]
 
 DEFAULT_MODEL_FILES: dict[str, str] = {
     "admission": "default_admission.crmodel",
@@ -53,3 +53,18 @@ def default_model(setting: str = "admission"):
 
     data = default_model_bytes(setting)
     return load_bytes(data, hmac_key=b"", source=f"The bundled {setting} model")
+
+
+@functools.cache
+def default_view(setting: str = "admission"):
+    """Return the bundled model of ``setting`` as a verified :class:`ModelView` (cached).
+
+    The same file and checks as :func:`default_model`, without building LightGBM
+    boosters: the one-patient path compiles the view straight from the booster texts,
+    so a fresh process answers its first ``predict_risk`` without importing the
+    ``lightgbm`` package or scikit-learn.
+    """
+    from covid_risk.models._view import read_model_file
+
+    data = default_model_bytes(setting)
+    return read_model_file(data, hmac_key=b"", source=f"The bundled {setting} model")

@@ -59,8 +59,10 @@ texts instead of raising.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import importlib.metadata
 import json
 import os
 import re
@@ -68,8 +70,6 @@ import struct
 import tempfile
 from pathlib import Path
 from typing import Any
-
-import lightgbm as lgb
 
 from covid_risk._json import to_jsonable
 from covid_risk.exceptions import (
@@ -88,10 +88,12 @@ __all__ = [
     "check_booster_text",
     "check_manifest",
     "check_parts",
+    "lightgbm_version",
     "model_to_bytes",
     "read_manifest",
     "save_model",
     "split_file",
+    "verified_parts",
 ]
 
 MAGIC = b"\x89COVIDRISK\r\n\x1a\n"
@@ -121,6 +123,12 @@ def _major(version: str) -> int:
         return int(str(version).split(".")[0])
     except ValueError:
         raise ModelIntegrityError(f"Unreadable version {version!r} in the model file.") from None
+
+
+@functools.cache
+def lightgbm_version() -> str:
+    """Return the installed LightGBM version, read without importing the package (it is slow)."""
+    return importlib.metadata.version("lightgbm")
 
 
 # ----------------------------------------------------------------------------- writing
@@ -157,7 +165,7 @@ def model_to_bytes(model: Any, *, hmac_key: str | bytes | None = None) -> bytes:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "library_version": model.version_,
-        "lightgbm_version": lgb.__version__,
+        "lightgbm_version": lightgbm_version(),
         "schema_hash": schema_hash(),
         "matrix_hash": matrix_spec_hash(setting=model.setting),
         "setting": model.setting,
@@ -283,9 +291,9 @@ def check_manifest(manifest: dict, source: str) -> None:
             f"version than the installed {__version__}. Upgrade covid_risk."
         )
     file_lgb = str(manifest.get("lightgbm_version", "0"))
-    if _major(file_lgb) != _major(lgb.__version__):
+    if _major(file_lgb) != _major(lightgbm_version()):
         raise IncompatibleModelError(
-            f"{source} holds LightGBM {file_lgb} models, but LightGBM {lgb.__version__} is "
+            f"{source} holds LightGBM {file_lgb} models, but LightGBM {lightgbm_version()} is "
             "installed; text models do not load across major versions. Install LightGBM "
             f"{_major(file_lgb)}.x or retrain."
         )
@@ -402,3 +410,17 @@ def check_booster_text(text: str, n_features: int, where: str) -> None:
             problem = "is cut: its parameters are incomplete"
     if problem:
         raise ModelIntegrityError(f"{where} {problem}; the file is damaged.")
+
+
+def verified_parts(data: bytes, *, hmac_key: str | bytes | None = None,
+                   source: str = "The data") -> tuple[dict, dict[str, bytes]]:
+    """Run every check on model-file bytes and return ``(manifest, parts)``.
+
+    The checks, in order: :func:`split_file` (magic, lengths, manifest hash,
+    signature), :func:`check_manifest` (format, versions, schema and matrix hashes)
+    and :func:`check_parts` (the set of parts and each part's hash). Nothing of the
+    model is built here.
+    """
+    manifest, payload = split_file(data, source, hmac_key)
+    check_manifest(manifest, source)
+    return manifest, check_parts(manifest, payload, source)

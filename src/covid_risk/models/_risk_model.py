@@ -80,6 +80,7 @@ from covid_risk.models._coherence import COHERENCE_RULES, apply_coherence
 from covid_risk.models._files import model_to_bytes, save_model
 from covid_risk.models._inputs import as_canonical, outcome_labels
 from covid_risk.models._lgbm import booster_params, train_booster
+from covid_risk.models._view import MODEL_NAME
 from covid_risk.schema import OUTCOMES, SETTING_OUTCOMES, SETTINGS, schema_hash
 
 __all__ = ["COHERENCE_RULES", "RiskModel", "apply_coherence"]
@@ -270,7 +271,7 @@ class RiskModel(BaseEstimator):
     >>> model.predict_proba(cohort.head(3))  # doctest: +SKIP
     """
 
-    name = "lightgbm"
+    name = MODEL_NAME
 
     def __init__(
         self,
@@ -674,11 +675,13 @@ class RiskModel(BaseEstimator):
         calibrators: dict[str, Calibrator],
         feature_names: Sequence[str],
         metadata: dict,
+        version: str | None = None,
     ) -> RiskModel:
-        """Set every fitted attribute at once (the one place both training engines do).
+        """Set every fitted attribute at once (the one place training and loading do).
 
-        ``held_out_`` is the table of ``metadata["metrics"]``; ``version_`` the
-        installed covid_risk version. Returns ``self``.
+        ``held_out_`` is the table of ``metadata["metrics"]`` in outcome order;
+        ``version_`` the covid_risk version that made the model (default: the installed
+        one, for a model trained now). Returns ``self``.
         """
         from covid_risk._version import __version__
 
@@ -686,9 +689,10 @@ class RiskModel(BaseEstimator):
         self.boosters_ = boosters
         self.calibrators_ = calibrators
         self.feature_names_ = tuple(feature_names)
-        self.version_ = __version__
+        self.version_ = __version__ if version is None else version
         self.metadata_ = metadata
-        self.held_out_ = pd.DataFrame.from_dict(metadata["metrics"], orient="index")
+        held_out = pd.DataFrame.from_dict(metadata.get("metrics", {}), orient="index")
+        self.held_out_ = held_out.reindex([o for o in self.outcomes_ if o in held_out.index])
         return self
 
     # ----------------------------------------------------------------- predict

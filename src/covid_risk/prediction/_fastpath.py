@@ -36,6 +36,7 @@ thread while a core is idle (see :data:`EXPLAIN_THREADS`).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import weakref
@@ -407,13 +408,21 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _eligible(model: Any) -> bool:
-    from covid_risk.models import RiskModel
+    """Return whether the model has a fast path (a plain fitted RiskModel, or a file view)."""
+    from covid_risk.models._view import ModelView
 
-    return type(model) is RiskModel and hasattr(model, "boosters_")
+    if type(model) is ModelView:
+        return True
+    # a RiskModel can only exist once its module is imported: do not import it (and
+    # scikit-learn with it) just to find out that a view is not one
+    module = sys.modules.get("covid_risk.models._risk_model")
+    return module is not None and type(model) is module.RiskModel and hasattr(model, "boosters_")
 
 
 def _current(fp: FastPredictor, model: Any) -> bool:
     """Whether ``fp`` was built from the model's present boosters and calibrators."""
+    if not hasattr(model, "boosters_"):  # a ModelView: immutable, compiled once
+        return fp.compiled is None or fp.compiled is model.compile()
     if fp.compiled is None:
         return (tuple(model.outcomes_) == fp.outcomes
                 and tuple(model.feature_names_) == fp.feature_names)

@@ -450,6 +450,31 @@ def _from_fast(result: Any, model: Any, setting: str) -> RiskPrediction:
                           tuple(_missing_text(setting, missing)))
 
 
+def _predict_bundled_view(
+    patient: Mapping[str, Any], setting: str, outcomes: str | Sequence[str] | None,
+    explain: bool | None, top: int,
+) -> RiskPrediction | None:
+    """One dict with the bundled model, straight from its verified file view.
+
+    The view (:func:`covid_risk.models.default_view`) compiles the booster texts with
+    LightGBM's C library, so a fresh process answers without importing the ``lightgbm``
+    package or scikit-learn. The bundled :class:`RiskModel` gives the same bits (tested);
+    it is only loaded when this returns ``None``: a record the fast path leaves to the
+    normal path.
+    """
+    from covid_risk import models
+
+    view = models.default_view(setting)
+    _check_setting(view, setting)
+    wanted = _outcomes(view, outcomes)
+    fast = fast_predictor(view)
+    if fast is None:
+        return None
+    explain_one = True if explain is None else bool(explain)
+    result = fast.predict_one(patient, outcomes=wanted, explain=explain_one, top=top)
+    return None if result is None else _from_fast(result, view, setting)
+
+
 def predict_risk(
     patient: Mapping[str, Any] | pd.DataFrame,
     *,
@@ -503,6 +528,10 @@ def predict_risk(
     """
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 0:
         raise ValueError(f"top must be a whole number >= 0; got {top!r}.")
+    if model is None and isinstance(patient, Mapping) and setting in SETTINGS:
+        answer = _predict_bundled_view(patient, setting, outcomes, explain, int(top))
+        if answer is not None:
+            return answer
     resolved = resolve_model(model, setting)
     _check_setting(resolved, setting)
     wanted = _outcomes(resolved, outcomes)
