@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from covid_risk.exceptions import DataQualityWarning, ValidationError
+from covid_risk.labels import risk_bands
 from covid_risk.prediction._predict import predict_risk, risk_band
 from covid_risk.scoring import score_file
 from covid_risk.scoring._chunks import (
@@ -26,7 +27,6 @@ from covid_risk.scoring._chunks import (
     rechunk,
     remove_stale_temps,
     resolve_options,
-    risk_bands,
     temp_path,
 )
 

@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from covid_risk._sources import parquet_files
 from covid_risk.exceptions import DataQualityWarning, Problem, ValidationError
+from covid_risk.labels import risk_bands
 from covid_risk.schema import (
     ADMISSION_PREDICTORS,
     COMMUNITY_PREDICTORS,
@@ -718,7 +719,8 @@ class ChunkScorer:
 
     # -- scoring -------------------------------------------------------------------
     def _factor_texts(self, ex: Any) -> list[str]:
-        """Top factors per row as predict_risk's text, with top-k selection vectorised."""
+        """Top factors per row as predict_risk's text (ranked by ``rank_factors``)."""
+        from covid_risk.explanation import rank_factors
         from covid_risk.labels import describe
 
         n = len(ex)
@@ -726,28 +728,19 @@ class ChunkScorer:
         if top == 0 or n == 0:
             return [""] * n
         pp = 100.0 * ex.probability_contributions
-        phi = ex.shap_values
-        k = min(top, pp.shape[1])
-        up = np.lexsort((-phi, -pp), axis=1)[:, :k]
-        down = np.lexsort((phi, pp), axis=1)[:, :k]
-        up_pp = np.take_along_axis(pp, up, axis=1)
-        down_pp = np.take_along_axis(pp, down, axis=1)
         values = ex.values
         names = ex.feature_names
         cache = self._describe
         texts = []
-        for i in range(n):
+        for i, (up, down) in enumerate(rank_factors(ex.shap_values, pp, top)):
             parts = []
-            for order, contrib, sign in ((up[i], up_pp[i], 1.0), (down[i], down_pp[i], -1.0)):
-                for j, c in zip(order.tolist(), contrib.tolist(), strict=True):
-                    if c * sign <= 0:
-                        break
-                    v = values[i, j]
-                    key = (j, None if v != v else float(v))
-                    text = cache.get(key)
-                    if text is None:
-                        text = cache[key] = describe(names[j], v)
-                    parts.append(f"{text} ({c:+.1f} pp)")
+            for j in (*up, *down):
+                v = values[i, j]
+                key = (j, None if v != v else float(v))
+                text = cache.get(key)
+                if text is None:
+                    text = cache[key] = describe(names[j], v)
+                parts.append(f"{text} ({float(pp[i, j]):+.1f} pp)")
             texts.append("; ".join(parts))
         return texts
 
@@ -792,16 +785,6 @@ class ChunkScorer:
             reject_fields.update(text.split(", "))
         return ChunkResult(scored, rejects if len(rejects) else None, len(df), reject_fields,
                            implausible)
-
-
-def risk_bands(p: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`covid_risk.prediction._predict.risk_band` (same cut-offs, same names)."""
-    from covid_risk.prediction._predict import RISK_BANDS
-
-    uppers = np.array([upper for _, upper in RISK_BANDS[:-1]])
-    names = np.array([name for name, _ in RISK_BANDS], dtype=object)
-    idx = np.searchsorted(uppers, np.asarray(p, dtype="float64"), side="right")
-    return names[idx]
 
 
 def output_schema(options: ScoreOptions, id_type: pa.DataType | None) -> pa.Schema:

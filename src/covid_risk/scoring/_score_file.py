@@ -36,7 +36,7 @@ Output
 One row per scored input row, in input order: the id column (``id_column=``,
 with its values and type as read) or ``row`` (the 0-based row number in the
 source file), then for every outcome its calibrated probability (``<outcome>``,
-float64) and risk band (``<outcome>_band``; see :data:`covid_risk.prediction._predict.RISK_BANDS`),
+float64) and risk band (``<outcome>_band``; see :data:`covid_risk.labels.RISK_BANDS`),
 and with ``explain=True`` the top factors as text (``<outcome>_factors``, the
 same text as :func:`covid_risk.predict_risk` gives for a DataFrame).
 
