@@ -13,7 +13,6 @@ import pytest
 pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
-from conftest import SMALL as FAST  # noqa: E402  (the shared small settings)
 from covid_risk.exceptions import DataQualityWarning  # noqa: E402
 from covid_risk.scoring import score_file  # noqa: E402
 
@@ -50,11 +49,11 @@ def cohort():
 
 
 @pytest.fixture(scope="module")
-def model(cohort):
+def model(cohort, small_settings):
     """A small local model for two outcomes."""
     from covid_risk.models import train
 
-    return train(cohort, outcomes=list(OUTCOMES), random_state=0, **FAST)
+    return train(cohort, outcomes=list(OUTCOMES), random_state=0, **small_settings)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +131,8 @@ def _params(booster) -> dict:
     return dict(p for p in pairs if len(p) == 2)
 
 
-def test_train_dask_matches_local_discrimination(client, cohort, model, tmp_path):
+def test_train_dask_matches_local_discrimination(client, cohort, model, small_settings,
+                                                 tmp_path):
     """train(engine="dask") on 2 workers: a normal RiskModel, AUROC within 0.03 of local."""
     from sklearn.metrics import roc_auc_score
 
@@ -141,14 +141,14 @@ def test_train_dask_matches_local_discrimination(client, cohort, model, tmp_path
     from covid_risk.synthetic import make_cohort
 
     trained = covid_risk.train(cohort, engine="dask", client=client, outcomes=list(OUTCOMES),
-                               random_state=0, **FAST)
+                               random_state=0, **small_settings)
     assert trained.outcomes_ == OUTCOMES
     assert trained.metadata_["engine"] == "dask"
     assert trained.monotone_method == "basic"
     assert trained.metadata_["training_cohort"]["n_rows"] == len(cohort)
     assert sum(trained.metadata_["splits"].values()) == len(cohort)
     for o in OUTCOMES:
-        assert 1 <= trained.metadata_["best_iteration"][o] <= FAST["n_estimators"]
+        assert 1 <= trained.metadata_["best_iteration"][o] <= small_settings["n_estimators"]
         assert trained.boosters_[o].num_trees() == trained.metadata_["best_iteration"][o]
         # same LightGBM settings as the local model's booster, except where distributed
         text = _params(trained.boosters_[o])
@@ -211,7 +211,8 @@ def test_row_groups_are_cut_into_pieces_of_chunk_rows(dataset):
     assert rows == [3, 4, 5, 6, 7, 8, 9]
 
 
-def test_train_dask_reads_a_parquet_folder_on_the_workers(client, cohort, tmp_path):
+def test_train_dask_reads_a_parquet_folder_on_the_workers(client, cohort, small_settings,
+                                                           tmp_path):
     """A partitioned Parquet folder trains like the same rows as a DataFrame."""
     from sklearn.metrics import roc_auc_score
 
@@ -224,7 +225,8 @@ def test_train_dask_reads_a_parquet_folder_on_the_workers(client, cohort, tmp_pa
     n = len(cohort)
     for i, (a, b) in enumerate(((0, n // 3), (n // 3, 2 * n // 3), (2 * n // 3, n))):
         pq.write_table(table.slice(a, b - a), folder / f"part-{i}.parquet")
-    options = dict(engine="dask", client=client, outcomes=["death"], random_state=0, **FAST)
+    options = dict(engine="dask", client=client, outcomes=["death"], random_state=0,
+                   **small_settings)
     from_folder = covid_risk.train(str(folder), **options)
     from_frame = covid_risk.train(cohort, **options)
     assert from_folder.metadata_["engine"] == "dask"

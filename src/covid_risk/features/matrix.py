@@ -76,6 +76,7 @@ import numpy as np
 import pandas as pd
 
 from covid_risk.exceptions import DataQualityWarning
+from covid_risk.features.derived import DERIVED_DEFINITIONS
 from covid_risk.schema import (
     ADMISSION_PREDICTORS,
     COMMUNITY_PREDICTORS,
@@ -211,8 +212,6 @@ def _encode_category(df: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _derived(df: pd.DataFrame, setting: str) -> dict[str, np.ndarray]:
-    from covid_risk.features.derived import DERIVED_DEFINITIONS
-
     out = {}
     for name in DERIVED_FEATURES[setting]:
         definition = DERIVED_DEFINITIONS.get(name)
@@ -252,8 +251,6 @@ class RowRecipe:
     """
 
     def __init__(self, names: Sequence[str]) -> None:
-        from covid_risk.features.derived import DERIVED_DEFINITIONS
-
         self.names: tuple[str, ...] = tuple(names)
         self._positions: dict[str, int] = {}
         self._derived: list[tuple[int, object]] = []

@@ -56,7 +56,7 @@ from covid_risk.exceptions import NotFittedError
 from covid_risk.features.matrix import matrix_spec, model_matrix
 from covid_risk.models._calibration import SigmoidCalibrator, sigmoid
 from covid_risk.models._inputs import as_canonical, outcome_labels
-from covid_risk.schema import FIELDS, SETTING_OUTCOMES, SETTINGS
+from covid_risk.schema import FIELDS, SETTING_OUTCOMES, SETTINGS, as_float
 
 __all__ = [
     "CLINICAL_SCORES",
@@ -401,8 +401,6 @@ class ClinicalScoreBaseline(_Predictor):
 
 def as_float_or_nan(df: pd.DataFrame, name: str) -> np.ndarray:
     """Float view of a numeric/boolean canonical column (NaN if absent or missing)."""
-    from covid_risk.schema import as_float
-
     if name in FIELDS and FIELDS[name].kind == "category":  # pragma: no cover - not used so
         raise TypeError(name)
     return as_float(df, name)

@@ -62,6 +62,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
+from covid_risk._version import __version__
 from covid_risk.exceptions import CalibrationWarning, NotFittedError
 from covid_risk.features.matrix import (
     feature_names,
@@ -639,8 +640,6 @@ class RiskModel(BaseEstimator):
         ``cohort`` (its ``attrs["created"]``) is consulted for the creation time when
         ``created`` is ``None``; pass ``None`` when there is no in-memory cohort.
         """
-        from covid_risk._version import __version__
-
         params = _jsonable(self.get_params())
         params["random_state"] = seed
         params["created"] = None
@@ -683,8 +682,6 @@ class RiskModel(BaseEstimator):
         ``version_`` the covid_risk version that made the model (default: the installed
         one, for a model trained now). Returns ``self``.
         """
-        from covid_risk._version import __version__
-
         self.outcomes_ = tuple(outcomes)
         self.boosters_ = boosters
         self.calibrators_ = calibrators

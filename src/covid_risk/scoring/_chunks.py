@@ -29,13 +29,15 @@ import pyarrow.compute as pc
 
 from covid_risk._sources import parquet_files
 from covid_risk.exceptions import DataQualityWarning, Problem, ValidationError
-from covid_risk.labels import risk_bands
+from covid_risk.explanation import explain, rank_factors
+from covid_risk.labels import describe, risk_bands
 from covid_risk.schema import (
     ADMISSION_PREDICTORS,
     COMMUNITY_PREDICTORS,
     FIELDS,
     SETTINGS,
 )
+from covid_risk.validation import validate
 
 __all__ = [
     "ENGINES",
@@ -653,8 +655,6 @@ class ChunkScorer:
 
     # -- validation ----------------------------------------------------------------
     def _validate(self, df: pd.DataFrame) -> Any:
-        from covid_risk.validation import validate
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataQualityWarning)
             return validate(df, units=self.options.units, columns=self.options.columns,
@@ -720,9 +720,6 @@ class ChunkScorer:
     # -- scoring -------------------------------------------------------------------
     def _factor_texts(self, ex: Any) -> list[str]:
         """Top factors per row as predict_risk's text (ranked by ``rank_factors``)."""
-        from covid_risk.explanation import rank_factors
-        from covid_risk.labels import describe
-
         n = len(ex)
         top = self.options.top
         if top == 0 or n == 0:
@@ -749,8 +746,6 @@ class ChunkScorer:
         outcomes = self.options.outcomes
         cols: dict[str, Any] = {}
         if self.options.explain:
-            from covid_risk.explanation import explain
-
             explanations = explain(data, model=self.model)
             probs = {o: np.asarray(explanations[o].probability, dtype="float64")
                      for o in outcomes}
