@@ -328,6 +328,18 @@ def observed_expected_ratio(y, p, *, sample_weight=None) -> float:
 
 
 # ------------------------------------------------------------------ logistic fits
+_SHORT_STEP = 1.0
+"""Newton steps no longer than this (in coefficient units) are taken without checking
+the likelihood: near the optimum of a logistic likelihood the full step is safe, and
+skipping the check saves a ``log1p`` over every row on the bootstrap hot path."""
+
+
+def _loglik(z: np.ndarray, wy: np.ndarray, w: np.ndarray) -> float:
+    """Weighted Bernoulli log-likelihood at linear predictor ``z``."""
+    _, log1pexp = _logistic_terms(z)
+    return float(_dot(wy, z) - _dot(w, log1pexp))
+
+
 def _newton_logistic(
     x: np.ndarray | None,
     y: np.ndarray,
@@ -364,38 +376,41 @@ def _newton_logistic(
         return float("nan"), float("nan")
 
     beta = np.array(start, dtype="float64")
-    base = beta.copy()
-    step = np.zeros(2)
-    best = -np.inf
-    halvings = 0
+    z = beta[0] + beta[1] * x + offset
+    ll = None
     for _ in range(max_iter):
-        z = beta[0] + beta[1] * x + offset
-        mu, log1pexp = _logistic_terms(z)
-        ll = float(_dot(wy, z) - _dot(w, log1pexp))
-        if not ll >= best - 1e-12 * abs(best):
-            # the full Newton step lowered the likelihood: halve it and try again
-            halvings += 1
-            if halvings > 30:
-                return float("nan"), float("nan")
-            step *= 0.5
-            beta = base + step
-            continue
-        if halvings == 0 and np.isfinite(best) and (
-            np.max(np.abs(step)) < tol * (1.0 + np.max(np.abs(beta)))
-        ):
-            return float(beta[0]), float(beta[1])
-        halvings = 0
-        base, best = beta, ll
+        mu = _expit(z)
         r = wy - w * mu
         v = w * mu * (1.0 - mu)
         vx = v * x
-        g = np.array([r.sum(), _dot(r, x)])
-        h = np.array([[v.sum(), vx.sum()], [vx.sum(), _dot(vx, x)]])
-        det = h[0, 0] * h[1, 1] - h[0, 1] ** 2
-        if not np.isfinite(det) or det <= 1e-12 * max(h[0, 0] * h[1, 1], 1e-300):
+        g0, g1 = r.sum(), _dot(r, x)
+        h00, h01, h11 = v.sum(), vx.sum(), _dot(vx, x)
+        det = h00 * h11 - h01**2
+        if not np.isfinite(det) or det <= 1e-12 * max(h00 * h11, 1e-300):
             return float("nan"), float("nan")
-        step = np.array([h[1, 1] * g[0] - h[0, 1] * g[1], h[0, 0] * g[1] - h[0, 1] * g[0]]) / det
-        beta = base + step
+        step = np.array([h11 * g0 - h01 * g1, h00 * g1 - h01 * g0]) / det
+        if np.max(np.abs(step)) < tol * (1.0 + np.max(np.abs(beta))):
+            beta = beta + step  # quadratic convergence: this step leaves ~tol**2
+            return float(beta[0]), float(beta[1])
+        if np.max(np.abs(step)) <= _SHORT_STEP:
+            beta = beta + step
+            z = beta[0] + beta[1] * x + offset
+            ll = None
+            continue
+        # a long step (far from the optimum): halve it until the likelihood rises
+        if ll is None:
+            ll = _loglik(z, wy, w)
+        t = 1.0
+        while True:
+            new = beta + t * step
+            z_new = new[0] + new[1] * x + offset
+            ll_new = _loglik(z_new, wy, w)
+            if ll_new >= ll - 1e-12 * abs(ll):
+                break
+            t *= 0.5
+            if t < 1e-9:
+                return float("nan"), float("nan")
+        beta, z, ll = new, z_new, ll_new
     return float("nan"), float("nan")
 
 
@@ -597,9 +612,9 @@ def _newton_glm(
     else:
         beta = np.array(start, dtype="float64")
     z = _lin(basis, beta)
-    mu, l1 = _logistic_terms(z)
-    ll = _dot(wy, z) - _dot(w, l1)
+    ll = None
     for _ in range(max_iter):
+        mu = _expit(z)
         g = basis @ (wy - w * mu)
         h = (basis * (w * mu * (1.0 - mu))) @ basis.T
         try:
@@ -608,18 +623,26 @@ def _newton_glm(
             return fail
         if not np.all(np.isfinite(step)):
             return fail
+        if np.max(np.abs(step)) < tol * (1.0 + np.max(np.abs(beta))):
+            return beta + step
+        if np.max(np.abs(step)) <= _SHORT_STEP:
+            beta = beta + step
+            z = _lin(basis, beta)
+            ll = None
+            continue
+        if ll is None:
+            ll = _loglik(z, wy, w)
         t = 1.0
         while True:
             new = beta + t * step
-            z = _lin(basis, new)
-            mu_new, l1 = _logistic_terms(z)
-            ll_new = _dot(wy, z) - _dot(w, l1)
-            if ll_new >= ll - 1e-12 * abs(ll) or t < 1e-8:
+            z_new = _lin(basis, new)
+            ll_new = _loglik(z_new, wy, w)
+            if ll_new >= ll - 1e-12 * abs(ll):
                 break
             t *= 0.5
-        beta, mu, ll = new, mu_new, ll_new
-        if np.max(np.abs(t * step)) < tol * (1.0 + np.max(np.abs(beta))):
-            return beta
+            if t < 1e-9:
+                return fail
+        beta, z, ll = new, z_new, ll_new
     return fail
 
 
@@ -635,7 +658,12 @@ def _weighted_quantiles(d: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> np
     if d.size == 0:
         return np.full(len(qs), np.nan)
     if np.all(w == np.floor(w)):
-        return np.quantile(np.repeat(d, w.astype(np.int64)), qs)
+        rep = np.repeat(d, w.astype(np.int64))
+        pos = (rep.size - 1) * np.asarray(qs, dtype="float64")
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, rep.size - 1)
+        part = np.partition(rep, np.unique(np.concatenate([lo, hi])))
+        return part[lo] + (pos - lo) * (part[hi] - part[lo])
     order = np.argsort(d, kind="stable")
     d, c = d[order], np.cumsum(w[order])
     out = np.empty(len(qs))

@@ -464,3 +464,23 @@ print(isinstance(ev, Evaluation), ev["death"]["auroc"])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["True", "0.75"]
+
+
+def test_default_bootstrap_size_is_at_least_1000_everywhere():
+    """evaluate, retrain and the evaluate command share a default of at least 1,000
+    resamples (200 leave about 8% Monte-Carlo error in an interval's width)."""
+    import argparse
+    import inspect
+
+    from covid_risk.cli.evaluate import add_arguments
+    from covid_risk.evaluation._evaluate import DEFAULT_N_BOOTSTRAP
+    from covid_risk.retraining import DEFAULT_N_BOOTSTRAP as RETRAIN_N_BOOTSTRAP
+    from covid_risk.retraining import retrain
+
+    assert DEFAULT_N_BOOTSTRAP >= 1000
+    assert inspect.signature(evaluate).parameters["n_bootstrap"].default == DEFAULT_N_BOOTSTRAP
+    assert inspect.signature(retrain).parameters["n_bootstrap"].default == DEFAULT_N_BOOTSTRAP
+    assert RETRAIN_N_BOOTSTRAP == DEFAULT_N_BOOTSTRAP
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args(["c.csv", "--model", "m.crmodel"]).bootstrap == DEFAULT_N_BOOTSTRAP

@@ -85,6 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "AGE_BANDS",
+    "DEFAULT_N_BOOTSTRAP",
     "DEFAULT_SUBGROUPS",
     "METRIC_LABELS",
     "TRUTH_NAME",
@@ -92,6 +93,9 @@ __all__ = [
     "OutcomeEvaluation",
     "evaluate",
 ]
+
+DEFAULT_N_BOOTSTRAP = 1000
+"""Default bootstrap resamples behind every interval (see :func:`evaluate`)."""
 
 TRUTH_NAME = "true risk"
 """Name under which the true risk (synthetic cohorts) appears as a predictor."""
@@ -1031,7 +1035,7 @@ def evaluate(
     outcomes: Iterable[str] | None = None,
     baselines: Mapping[str, Any] | None = None,
     subgroups: Iterable[str] | None = DEFAULT_SUBGROUPS,
-    n_bootstrap: int = 200,
+    n_bootstrap: int = DEFAULT_N_BOOTSTRAP,
     ci: float = 0.95,
     thresholds: Sequence[float] | np.ndarray | None = None,
     n_bins: int = 10,
@@ -1062,8 +1066,11 @@ def evaluate(
         doses vs >=1), or any other cohort column (grouped by value). Default
         variables absent from the cohort, or missing for everybody, are skipped
         with a note. ``()`` for none.
-    n_bootstrap : int, default=200
-        Bootstrap resamples for the intervals; 0 for point estimates only.
+    n_bootstrap : int, default=1000
+        Bootstrap resamples for the intervals; 0 for point estimates only. With 200
+        the Monte-Carlo error in the width of a 95% percentile interval is about
+        8%; 1,000 brings it near 3.5% (Efron & Tibshirani 1993; Carpenter &
+        Bithell, Stat Med 2000). Pass a smaller number for quick looks.
     ci : float, default=0.95
         Coverage of the percentile intervals.
     thresholds : array-like of float, optional
