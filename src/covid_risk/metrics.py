@@ -334,6 +334,11 @@ the likelihood: near the optimum of a logistic likelihood the full step is safe,
 skipping the check saves a ``log1p`` over every row on the bootstrap hot path."""
 
 
+_STEP_TOL = 1e-6
+"""A Newton step this small (relative) is the last one: Newton converges quadratically
+near the optimum, so after it the coefficients are within about 1e-12 of the maximum."""
+
+
 def _loglik(z: np.ndarray, wy: np.ndarray, w: np.ndarray) -> float:
     """Weighted Bernoulli log-likelihood at linear predictor ``z``."""
     _, log1pexp = _logistic_terms(z)
@@ -347,7 +352,6 @@ def _newton_logistic(
     offset: np.ndarray,
     start: tuple[float, float] = (0.0, 1.0),
     max_iter: int = 100,
-    tol: float = 1e-9,
 ) -> tuple[float, float]:
     """Maximum-likelihood logistic regression of ``y`` on ``a + b x + offset``.
 
@@ -371,7 +375,7 @@ def _newton_logistic(
                 return float("nan"), float("nan")
             step = grad / hess
             a += step
-            if abs(step) < tol * (1.0 + abs(a)):
+            if abs(step) < _STEP_TOL * (1.0 + abs(a)):
                 return a, float("nan")
         return float("nan"), float("nan")
 
@@ -389,8 +393,8 @@ def _newton_logistic(
         if not np.isfinite(det) or det <= 1e-12 * max(h00 * h11, 1e-300):
             return float("nan"), float("nan")
         step = np.array([h11 * g0 - h01 * g1, h00 * g1 - h01 * g0]) / det
-        if np.max(np.abs(step)) < tol * (1.0 + np.max(np.abs(beta))):
-            beta = beta + step  # quadratic convergence: this step leaves ~tol**2
+        if np.max(np.abs(step)) < _STEP_TOL * (1.0 + np.max(np.abs(beta))):
+            beta = beta + step  # quadratic convergence: this step leaves ~_STEP_TOL**2
             return float(beta[0]), float(beta[1])
         if np.max(np.abs(step)) <= _SHORT_STEP:
             beta = beta + step
@@ -591,7 +595,7 @@ def _lin(basis: np.ndarray, beta: np.ndarray) -> np.ndarray:
 
 def _newton_glm(
     basis: np.ndarray, y: np.ndarray, w: np.ndarray, start: np.ndarray | None = None,
-    max_iter: int = 50, tol: float = 1e-8,
+    max_iter: int = 50,
 ) -> np.ndarray:
     """Unpenalised weighted logistic regression of ``y`` on ``basis`` (Newton, step halving).
 
@@ -623,8 +627,8 @@ def _newton_glm(
             return fail
         if not np.all(np.isfinite(step)):
             return fail
-        if np.max(np.abs(step)) < tol * (1.0 + np.max(np.abs(beta))):
-            return beta + step
+        if np.max(np.abs(step)) < _STEP_TOL * (1.0 + np.max(np.abs(beta))):
+            return beta + step  # quadratic convergence: this step leaves ~_STEP_TOL**2
         if np.max(np.abs(step)) <= _SHORT_STEP:
             beta = beta + step
             z = _lin(basis, beta)
