@@ -179,6 +179,16 @@ def test_sparse_values_are_pooled_and_continuous_features_keep_ks():
     assert row["test"] == "KS" and np.isfinite(row["ks_pvalue"]) and math.isnan(row["chi2"])
 
 
+def test_a_single_category_has_no_test_and_still_renders():
+    """One value in both cohorts (every patient male): no chi-squared, PSI 0, HTML works."""
+    ref = pd.DataFrame({"sex": ["male"] * 50, "vaccine_doses": pd.array([0] * 50, dtype="Int64")})
+    report = drift(ref, ref.iloc[:20])
+    for name in ("sex", "vaccine_doses"):
+        row = report.features.loc[name]
+        assert row["test"] == "" and math.isnan(row["chi2"]) and row["psi"] == 0.0
+    assert "<td>Sex</td>" in report.to_html_section()
+
+
 def test_outcome_verdict_from_rate_ratio_and_significance():
     """Rate 10% -> 15% is moderate with 1000 rows each (p=0.0007), none with 100 (p=0.29)."""
     def frame(k: int, n: int) -> pd.DataFrame:

@@ -408,7 +408,8 @@ def _feature_test(reference: pd.DataFrame, current: pd.DataFrame, name: str, kin
     if kind == "category":
         ref, _ = _strings(reference, name)
         cur, _ = _strings(current, name)
-        return "chi-squared", math.nan, math.nan, _chi2(ref, cur)
+        chi = _chi2(ref, cur)
+        return ("chi-squared" if np.isfinite(chi[0]) else ""), math.nan, math.nan, chi
     r_num, c_num = _numeric(reference, name), _numeric(current, name)
     r_rec, c_rec = r_num[~np.isnan(r_num)], c_num[~np.isnan(c_num)]
     discrete = kind in ("bool", "int") or (
@@ -622,7 +623,7 @@ def _test_text(r: Any) -> str:
     """Return the test that fits the feature, its statistic and p-value, in words."""
     if r.test == "KS":
         return f"KS {r.ks:.3f}, p {_p_plain(r.ks_pvalue)}"
-    if r.test == "chi-squared":
+    if r.test == "chi-squared" and math.isfinite(r.chi2_df):
         return f"chi-squared {r.chi2:.1f} ({int(r.chi2_df)} df), p {_p_plain(r.chi2_pvalue)}"
     return ""
 
