@@ -173,6 +173,75 @@ def test_ece_rejects_unknown_strategy():
         m.expected_calibration_error([0, 1], [0.2, 0.8], strategy="kmeans")
 
 
+# ------------------------------------------------- smoothed calibration (ICI, E50, E90)
+def test_ici_of_the_true_risk_is_near_zero_and_below_the_binned_ece():
+    """Labels drawn from the predictions themselves (perfect calibration), n = 20,000.
+
+    The 4-parameter curve's error at a point has standard error about
+    sqrt(p (1 - p) * 4 / n) <= sqrt(0.25 * 4 / 20000) = 0.0071, so ICI (a mean of
+    absolute errors) must be below that and E90 below twice it; the binned ECE adds
+    the noise of ten bin rates (about 0.8 * sqrt(0.25 * 10 / 20000) = 0.009).
+    """
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0.0, 1.0, 20_000)
+    y = (rng.random(t.size) < t).astype(float)
+    e = m.calibration_errors(y, t)
+    assert 0.0 < e["ici"] < 0.0071
+    assert e["e50"] <= e["e90"] <= e["emax"] and e["e90"] < 2 * 0.0071
+    assert e["ici"] < m.expected_calibration_error(y, t) / 1.5
+
+
+def test_ici_e50_e90_of_a_miscalibrated_predictor_match_their_integrals():
+    """Predicting q = sqrt(t) when the risk is t ~ U(0, 1): the curve is c(q) = q**2.
+
+    The error is g(t) = sqrt(t) - t with P(g >= v) = sqrt(1 - 4v), so
+    ICI = E g = 2/3 - 1/2 = 1/6, E50 = 3/16 (sqrt(1 - 4v) = 1/2) and
+    E90 = 0.2475 (sqrt(1 - 4v) = 1/10).
+    """
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0.0, 1.0, 100_000)
+    y = (rng.random(t.size) < t).astype(float)
+    e = m.calibration_errors(y, np.sqrt(t))
+    assert e["ici"] == pytest.approx(1 / 6, abs=0.003)
+    assert e["e50"] == pytest.approx(3 / 16, abs=0.003)
+    assert e["e90"] == pytest.approx(0.2475, abs=0.003)
+    curve = m.smoothed_calibration(y, np.sqrt(t))
+    assert np.max(np.abs(curve - t)) < 0.02
+
+
+def test_calibration_errors_hand_examples_with_few_distinct_predictions():
+    """One value: the curve is the event rate; two values: it passes through both rates."""
+    e = m.calibration_errors([0, 1, 1, 1], [0.5] * 4)
+    assert (e["ici"], e["e50"], e["e90"]) == pytest.approx((0.25, 0.25, 0.25))
+    # rates 2/5 at p=0.2 and 3/5 at p=0.6: errors 0.2 (x5) and 0 (x5)
+    y = [1, 1, 0, 0, 0, 1, 1, 1, 0, 0]
+    p = [0.2] * 5 + [0.6] * 5
+    np.testing.assert_allclose(m.smoothed_calibration(y, p), [0.4] * 5 + [0.6] * 5, atol=1e-7)
+    e = m.calibration_errors(y, p)
+    assert (e["ici"], e["e50"], e["e90"]) == pytest.approx((0.1, 0.1, 0.2), abs=1e-7)
+    assert math.isnan(m.calibration_errors([1, 1, 1], [0.2, 0.3, 0.4])["ici"])
+
+
+def test_calibration_errors_integer_weights_equal_repeated_rows():
+    """A bootstrap resample as weights gives exactly the numbers of the repeated rows."""
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 0.9, 400)
+    y = (rng.random(400) < p ** 1.3).astype(float)
+    w = rng.integers(0, 4, 400).astype(float)
+    # knots come from the unweighted predictions, so compare with the same basis
+    x = m.logit(p)
+    knots = m._calibration_knots(x)
+    rep = np.repeat(np.arange(400), w.astype(int))
+    b_w = m._newton_glm(m._rcs_basis(x, knots), y, w)
+    b_r = m._newton_glm(m._rcs_basis(x[rep], knots), y[rep], np.ones(rep.size))
+    np.testing.assert_allclose(b_w, b_r, rtol=1e-7, atol=1e-9)
+    e_w = m._calibration_error_values(m._rcs_basis(x, knots), b_w, p, w)
+    e_r = m._calibration_error_values(m._rcs_basis(x[rep], knots), b_r, p[rep],
+                                      np.ones(rep.size))
+    for k in ("ici", "e50", "e90", "emax"):
+        assert e_w[k] == pytest.approx(e_r[k], rel=1e-7)
+
+
 def test_calibration_curve_matches_sklearn(small):
     """Observed and mean predicted per bin equal sklearn's calibration_curve."""
     y, p, _ = small

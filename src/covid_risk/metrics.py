@@ -21,9 +21,9 @@ Conventions
 Functions
 ---------
 roc_auc, average_precision, brier_score, log_loss, calibration_intercept,
-calibration_slope, expected_calibration_error, observed_expected_ratio,
-net_benefit, treat_all_net_benefit, roc_curve, calibration_curve,
-truth_calibration.
+calibration_slope, expected_calibration_error, smoothed_calibration,
+calibration_errors (ICI, E50, E90), observed_expected_ratio, net_benefit,
+treat_all_net_benefit, roc_curve, calibration_curve, truth_calibration.
 """
 
 from __future__ import annotations
@@ -36,9 +36,11 @@ import pandas as pd
 __all__ = [
     "EPS",
     "average_precision",
+    "CALIBRATION_KNOTS",
     "bin_ids",
     "brier_score",
     "calibration_curve",
+    "calibration_errors",
     "calibration_intercept",
     "calibration_slope",
     "expected_calibration_error",
@@ -48,6 +50,7 @@ __all__ = [
     "observed_expected_ratio",
     "roc_auc",
     "roc_curve",
+    "smoothed_calibration",
     "treat_all_net_benefit",
     "truth_calibration",
     "wilson_interval",
@@ -325,6 +328,23 @@ def observed_expected_ratio(y, p, *, sample_weight=None) -> float:
 
 
 # ------------------------------------------------------------------ logistic fits
+_SHORT_STEP = 1.0
+"""Newton steps no longer than this (in coefficient units) are taken without checking
+the likelihood: near the optimum of a logistic likelihood the full step is safe, and
+skipping the check saves a ``log1p`` over every row on the bootstrap hot path."""
+
+
+_STEP_TOL = 1e-6
+"""A Newton step this small (relative) is the last one: Newton converges quadratically
+near the optimum, so after it the coefficients are within about 1e-12 of the maximum."""
+
+
+def _loglik(z: np.ndarray, wy: np.ndarray, w: np.ndarray) -> float:
+    """Weighted Bernoulli log-likelihood at linear predictor ``z``."""
+    _, log1pexp = _logistic_terms(z)
+    return float(_dot(wy, z) - _dot(w, log1pexp))
+
+
 def _newton_logistic(
     x: np.ndarray | None,
     y: np.ndarray,
@@ -332,7 +352,6 @@ def _newton_logistic(
     offset: np.ndarray,
     start: tuple[float, float] = (0.0, 1.0),
     max_iter: int = 100,
-    tol: float = 1e-9,
 ) -> tuple[float, float]:
     """Maximum-likelihood logistic regression of ``y`` on ``a + b x + offset``.
 
@@ -356,43 +375,46 @@ def _newton_logistic(
                 return float("nan"), float("nan")
             step = grad / hess
             a += step
-            if abs(step) < tol * (1.0 + abs(a)):
+            if abs(step) < _STEP_TOL * (1.0 + abs(a)):
                 return a, float("nan")
         return float("nan"), float("nan")
 
     beta = np.array(start, dtype="float64")
-    base = beta.copy()
-    step = np.zeros(2)
-    best = -np.inf
-    halvings = 0
+    z = beta[0] + beta[1] * x + offset
+    ll = None
     for _ in range(max_iter):
-        z = beta[0] + beta[1] * x + offset
-        mu, log1pexp = _logistic_terms(z)
-        ll = float(_dot(wy, z) - _dot(w, log1pexp))
-        if not ll >= best - 1e-12 * abs(best):
-            # the full Newton step lowered the likelihood: halve it and try again
-            halvings += 1
-            if halvings > 30:
-                return float("nan"), float("nan")
-            step *= 0.5
-            beta = base + step
-            continue
-        if halvings == 0 and np.isfinite(best) and (
-            np.max(np.abs(step)) < tol * (1.0 + np.max(np.abs(beta)))
-        ):
-            return float(beta[0]), float(beta[1])
-        halvings = 0
-        base, best = beta, ll
+        mu = _expit(z)
         r = wy - w * mu
         v = w * mu * (1.0 - mu)
         vx = v * x
-        g = np.array([r.sum(), _dot(r, x)])
-        h = np.array([[v.sum(), vx.sum()], [vx.sum(), _dot(vx, x)]])
-        det = h[0, 0] * h[1, 1] - h[0, 1] ** 2
-        if not np.isfinite(det) or det <= 1e-12 * max(h[0, 0] * h[1, 1], 1e-300):
+        g0, g1 = r.sum(), _dot(r, x)
+        h00, h01, h11 = v.sum(), vx.sum(), _dot(vx, x)
+        det = h00 * h11 - h01**2
+        if not np.isfinite(det) or det <= 1e-12 * max(h00 * h11, 1e-300):
             return float("nan"), float("nan")
-        step = np.array([h[1, 1] * g[0] - h[0, 1] * g[1], h[0, 0] * g[1] - h[0, 1] * g[0]]) / det
-        beta = base + step
+        step = np.array([h11 * g0 - h01 * g1, h00 * g1 - h01 * g0]) / det
+        if np.max(np.abs(step)) < _STEP_TOL * (1.0 + np.max(np.abs(beta))):
+            beta = beta + step  # quadratic convergence: this step leaves ~_STEP_TOL**2
+            return float(beta[0]), float(beta[1])
+        if np.max(np.abs(step)) <= _SHORT_STEP:
+            beta = beta + step
+            z = beta[0] + beta[1] * x + offset
+            ll = None
+            continue
+        # a long step (far from the optimum): halve it until the likelihood rises
+        if ll is None:
+            ll = _loglik(z, wy, w)
+        t = 1.0
+        while True:
+            new = beta + t * step
+            z_new = new[0] + new[1] * x + offset
+            ll_new = _loglik(z_new, wy, w)
+            if ll_new >= ll - 1e-12 * abs(ll):
+                break
+            t *= 0.5
+            if t < 1e-9:
+                return float("nan"), float("nan")
+        beta, z, ll = new, z_new, ll_new
     return float("nan"), float("nan")
 
 
@@ -522,6 +544,226 @@ def expected_calibration_error(
     """
     y, p, w = _check(y, p, sample_weight)
     return _ece_from_bins(bin_ids(p, n_bins, strategy), y, p, w, int(n_bins))
+
+
+# ---------------------------------------------------- smoothed calibration curve
+CALIBRATION_KNOTS: tuple[float, ...] = (0.05, 0.35, 0.65, 0.95)
+"""Quantiles of ``logit(p)`` used as knots of the smoothed calibration curve
+(Harrell's default placement for a 4-knot restricted cubic spline)."""
+
+
+def _rcs_basis(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
+    """Restricted cubic spline terms ``[1, x, C_1 .. C_{k-2}]`` (Harrell's form), one per row.
+
+    Returns an array of shape ``(terms, len(x))``. Linear beyond the outer knots.
+    With fewer than 3 knots the terms are ``[1, x]``, and ``[1]`` when ``x``
+    takes a single value.
+    """
+    cols = [np.ones_like(x)]
+    k = knots.size
+    if k >= 2:
+        cols.append(x)
+    if k >= 3:
+        t1, tk1, tk = knots[0], knots[-2], knots[-1]
+        scale = (tk - t1) ** 2
+        tail1 = np.maximum(x - tk1, 0.0) ** 3
+        tail2 = np.maximum(x - tk, 0.0) ** 3
+        for tj in knots[:-2]:
+            c = (np.maximum(x - tj, 0.0) ** 3 - tail1 * (tk - tj) / (tk - tk1)
+                 + tail2 * (tk1 - tj) / (tk - tk1))
+            cols.append(c / scale)
+    return np.vstack(cols)
+
+
+def _calibration_knots(x: np.ndarray, quantiles: Sequence[float] = CALIBRATION_KNOTS
+                       ) -> np.ndarray:
+    """Distinct knots at ``quantiles`` of ``x`` (fewer when ``x`` has few values)."""
+    if x.size == 0:
+        return np.zeros(0)
+    values = np.unique(x)
+    if values.size == 1:
+        return values[:1]
+    if values.size < 5:  # too few distinct predictions for a spline: a straight line
+        return values[[0, -1]]
+    return np.unique(np.quantile(x, quantiles))
+
+
+def _lin(basis: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Linear predictor ``beta @ basis`` for terms-by-rows ``basis``."""
+    return beta @ basis
+
+
+def _newton_glm(
+    basis: np.ndarray, y: np.ndarray, w: np.ndarray, start: np.ndarray | None = None,
+    max_iter: int = 50,
+) -> np.ndarray:
+    """Unpenalised weighted logistic regression of ``y`` on ``basis`` (Newton, step halving).
+
+    ``basis`` has one row per term and one column per observation (see
+    :func:`_rcs_basis`). Returns the coefficients, or NaNs when both classes are
+    not present, the design is singular or the fit does not converge. Callers
+    on a hot path limit BLAS to one thread (tiny products, see :func:`_dot`).
+    """
+    m = basis.shape[0]
+    wy = w * y
+    events, total = wy.sum(), w.sum()
+    fail = np.full(m, np.nan)
+    if events <= 0 or events >= total:
+        return fail
+    if start is None or not np.all(np.isfinite(start)):
+        beta = np.zeros(m)
+        beta[0] = np.log(events / (total - events))
+    else:
+        beta = np.array(start, dtype="float64")
+    z = _lin(basis, beta)
+    ll = None
+    for _ in range(max_iter):
+        mu = _expit(z)
+        g = basis @ (wy - w * mu)
+        h = (basis * (w * mu * (1.0 - mu))) @ basis.T
+        try:
+            step = np.linalg.solve(h, g)
+        except np.linalg.LinAlgError:
+            return fail
+        if not np.all(np.isfinite(step)):
+            return fail
+        if np.max(np.abs(step)) < _STEP_TOL * (1.0 + np.max(np.abs(beta))):
+            return beta + step  # quadratic convergence: this step leaves ~_STEP_TOL**2
+        if np.max(np.abs(step)) <= _SHORT_STEP:
+            beta = beta + step
+            z = _lin(basis, beta)
+            ll = None
+            continue
+        if ll is None:
+            ll = _loglik(z, wy, w)
+        t = 1.0
+        while True:
+            new = beta + t * step
+            z_new = _lin(basis, new)
+            ll_new = _loglik(z_new, wy, w)
+            if ll_new >= ll - 1e-12 * abs(ll):
+                break
+            t *= 0.5
+            if t < 1e-9:
+                return fail
+        beta, z, ll = new, z_new, ll_new
+    return fail
+
+
+def _weighted_quantiles(d: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """Quantiles of ``d`` with row weights ``w``, numpy's default ("linear") rule.
+
+    Integer weights count as repeated rows (so a bootstrap resample gives exactly
+    the quantile of the resampled values); other weights interpolate between the
+    sorted values at cumulative weight ``(W - 1) q``.
+    """
+    keep = w > 0
+    d, w = d[keep], w[keep]
+    if d.size == 0:
+        return np.full(len(qs), np.nan)
+    if np.all(w == np.floor(w)):
+        rep = np.repeat(d, w.astype(np.int64))
+        pos = (rep.size - 1) * np.asarray(qs, dtype="float64")
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, rep.size - 1)
+        part = np.partition(rep, np.unique(np.concatenate([lo, hi])))
+        return part[lo] + (pos - lo) * (part[hi] - part[lo])
+    order = np.argsort(d, kind="stable")
+    d, c = d[order], np.cumsum(w[order])
+    out = np.empty(len(qs))
+    for i, q in enumerate(qs):
+        r = max((c[-1] - 1.0) * q, 0.0)
+        lo = np.floor(r)
+        i_lo = min(int(np.searchsorted(c, lo, side="right")), d.size - 1)
+        i_hi = min(int(np.searchsorted(c, lo + 1.0, side="right")), d.size - 1)
+        out[i] = d[i_lo] + (r - lo) * (d[i_hi] - d[i_lo])
+    return out
+
+
+def smoothed_calibration(y, p, *, sample_weight=None) -> np.ndarray:
+    """Return the smoothed observed risk at each prediction (the calibration curve).
+
+    Logistic regression of ``y`` on a restricted cubic spline of ``logit(p)``
+    with knots at the 5th, 35th, 65th and 95th percentiles of ``logit(p)``
+    (:data:`CALIBRATION_KNOTS`), fitted by unpenalised maximum likelihood: a
+    deterministic smoother of observed against predicted risk in the sense of
+    Austin & Steyerberg (Stat Med 2019;38:4051), who use loess. With fewer than
+    five distinct predictions the spline becomes a straight line in
+    ``logit(p)`` (the calibration intercept-and-slope model), and an intercept
+    alone when all predictions are equal.
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    p : array-like of float
+        Predicted probability, clipped to ``[1e-15, 1 - 1e-15]`` before the logit.
+    sample_weight : array-like of float, optional
+        Non-negative row weights (the knots come from the unweighted predictions).
+
+    Returns
+    -------
+    ndarray of float
+        Estimated ``P(y = 1 | p)`` per row; all ``nan`` when only one class is
+        present or the fit fails.
+    """
+    y, p, w = _check(y, p, sample_weight)
+    x = logit(p)
+    basis = _rcs_basis(x, _calibration_knots(x))
+    beta = _newton_glm(basis, y, w)
+    return _expit(_lin(basis, beta))
+
+
+def calibration_errors(y, p, *, sample_weight=None) -> dict[str, float]:
+    """Return ICI, E50, E90 and Emax of the smoothed calibration curve.
+
+    With ``c(p)`` the smoothed observed risk of :func:`smoothed_calibration`, the
+    absolute calibration error of a row is ``|c(p_i) - p_i|``; the integrated
+    calibration index ``ICI`` is its (weighted) mean over the rows, ``E50`` its
+    median, ``E90`` its 90th percentile and ``Emax`` its maximum (Austin &
+    Steyerberg, Stat Med 2019;38:4051). Unlike the binned ECE it does not add
+    the within-bin sampling noise of every bin's observed rate: the curve has
+    four parameters whatever the sample size.
+
+    A perfectly calibrated predictor does not show exactly 0: the curve is fitted
+    to sampled labels, so ICI has a noise floor of order ``sqrt(4 / n)`` times the
+    typical ``sqrt(p (1 - p))``. :func:`covid_risk.evaluate` reports that floor for
+    every predictor (``ici_floor``: the ICI of the same predictions with labels
+    drawn from them); an ICI within the floor's range is as good as a perfect
+    predictor can show on that many patients.
+
+    Parameters
+    ----------
+    y : array-like of {0, 1}
+        Observed outcome.
+    p : array-like of float
+        Predicted probability.
+    sample_weight : array-like of float, optional
+        Non-negative row weights.
+
+    Returns
+    -------
+    dict
+        ``{"ici": ..., "e50": ..., "e90": ..., "emax": ...}``; ``nan`` when only
+        one class is present.
+    """
+    y, p, w = _check(y, p, sample_weight)
+    x = logit(p)
+    basis = _rcs_basis(x, _calibration_knots(x))
+    beta = _newton_glm(basis, y, w)
+    return _calibration_error_values(basis, beta, p, w)
+
+
+def _calibration_error_values(basis: np.ndarray, beta: np.ndarray, p: np.ndarray,
+                              w: np.ndarray) -> dict[str, float]:
+    nan = float("nan")
+    total = w.sum()
+    if not np.all(np.isfinite(beta)) or total <= 0:
+        return {"ici": nan, "e50": nan, "e90": nan, "emax": nan}
+    d = np.abs(_expit(_lin(basis, beta)) - p)
+    e50, e90 = _weighted_quantiles(d, w, (0.5, 0.9))
+    return {"ici": float(_dot(w, d) / total), "e50": float(e50), "e90": float(e90),
+            "emax": float(d[w > 0].max())}
 
 
 def calibration_curve(

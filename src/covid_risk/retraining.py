@@ -102,8 +102,9 @@ DEFAULT_N_TRAIN = 20_000
 """Default size of the training cohort."""
 DEFAULT_N_EVAL = 10_000
 """Default size of the evaluation cohort."""
-DEFAULT_N_BOOTSTRAP = 200
-"""Default bootstrap resamples of the evaluation."""
+DEFAULT_N_BOOTSTRAP = 1000
+"""Default bootstrap resamples of the evaluation (as :func:`covid_risk.evaluate`; a
+literal here so that importing this module stays light)."""
 DEFAULT_MAX_REFERENCE = 100_000
 """Largest baseline training cohort regenerated in full for the drift comparison."""
 
@@ -730,7 +731,7 @@ def retrain(
         Clinical setting.
     outcomes : sequence of str, optional
         Outcomes to model; default all of the setting's.
-    n_bootstrap : int, default=200
+    n_bootstrap : int, default=1000
         Bootstrap resamples for the evaluation's intervals.
     train_options : mapping, optional
         Extra options of :func:`covid_risk.train` (e.g. ``{"learning_rate": 0.1}``).

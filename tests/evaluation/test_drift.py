@@ -87,14 +87,22 @@ def test_numeric_uses_reference_quantile_bins():
 
 
 def test_few_valued_numeric_gets_one_bin_per_value_including_unseen():
-    """Doses all 0 in the reference and 0-3 in the current: doses 1-3 are bins of their own."""
+    """Doses all 0 in the reference and 0-3 in the current: doses 1-3 are new categories
+    holding 75% of the current rows, reported as such instead of a floor-driven PSI (which
+    would be 0.75 ln 0.25 + 3 * 0.25 ln(0.25 / 1e-4) = 6.83)."""
     ref = pd.DataFrame({"vaccine_doses": pd.array([0] * 400, dtype="Int64")})
     cur = pd.DataFrame({"vaccine_doses": pd.array([0, 1, 2, 3] * 100, dtype="Int64")})
-    row = drift(ref, cur).features.loc["vaccine_doses"]
+    report = drift(ref, cur)
+    row = report.features.loc["vaccine_doses"]
     assert row["binning"] == "values" and row["n_bins"] == 5
-    expected = (0.25 - 1.0) * math.log(0.25) + 3 * (0.25 - EPSILON) * math.log(0.25 / EPSILON)
-    assert row["psi"] == pytest.approx(expected)
+    assert math.isnan(row["psi"])
+    assert row["new_categories"] == "1, 2, 3" and row["new_share"] == pytest.approx(0.75)
+    assert row["psi_known"] == 0.0  # dose 0 (and missing): 100% of the known rows in both
+    assert row["verdict"] == "major"
     assert row["ks"] == pytest.approx(0.75)
+    assert row["test"] == "chi-squared" and math.isnan(row["ks_pvalue"])
+    text = report.to_html_section()
+    assert "new: 1, 2, 3 (75.0% of rows); 0.000 on the others" in text
 
 
 def test_missing_values_are_their_own_bin():
@@ -119,9 +127,66 @@ def test_feature_with_no_reference_values_is_compared_as_recorded_or_not():
     cur = pd.DataFrame({"days_since_vaccination": np.r_[np.arange(60.0), np.full(40, np.nan)]})
     row = drift(ref, cur).features.loc["days_since_vaccination"]
     assert row["binning"] == "recorded (no reference values)"
-    expected = (0.6 - EPSILON) * math.log(0.6 / EPSILON) + (0.4 - 1.0) * math.log(0.4)
-    assert row["psi"] == pytest.approx(expected)
+    assert math.isnan(row["psi"])  # would be 0.6 ln(0.6 / 1e-4) + 0.6 ln(1 / 0.4) = 5.77
+    assert row["new_categories"] == "recorded" and row["new_share"] == pytest.approx(0.6)
+    assert row["verdict"] == "major"
     assert math.isnan(row["ks"])
+
+
+@pytest.mark.parametrize(("n_new", "verdict"), [(0, "none"), (5, "none"), (10, "moderate"),
+                                               (49, "moderate"), (50, "major")])
+def test_new_category_verdict_from_its_share(n_new, verdict):
+    """A category absent from the reference: below 1% of current rows none, from 1%
+    moderate, from 5% major (1,000 current rows; the rest unchanged)."""
+    ref = pd.DataFrame({"smoking": ["never", "former"] * 500})
+    cur = pd.DataFrame({"smoking": ["never", "former"] * ((1000 - n_new) // 2)
+                        + ["current"] * n_new + ["never"] * ((1000 - n_new) % 2)})
+    row = drift(ref, cur).features.loc["smoking"]
+    assert row["new_share"] == pytest.approx(n_new / 1000)
+    assert row["verdict"] == verdict
+    assert (row["new_categories"] == "current") == (n_new > 0)
+    assert math.isnan(row["psi"]) == (n_new > 0)
+
+
+def test_chi_squared_on_discrete_features_by_hand():
+    """Doses 0/1 as 60/40 against 50/50 (100 rows each): Pearson's chi-squared on the 2 x 2
+    table is 2.0202 on 1 df (expected 55/45 per row), p = 0.1552; the KS p-value (exact only
+    without ties) is not reported for such a feature."""
+    ref = pd.DataFrame({"vaccine_doses": pd.array([0] * 60 + [1] * 40, dtype="Int64")})
+    cur = pd.DataFrame({"vaccine_doses": pd.array([0] * 50 + [1] * 50, dtype="Int64")})
+    row = drift(ref, cur).features.loc["vaccine_doses"]
+    expected = 2 * (25 / 55 + 25 / 45)
+    assert row["test"] == "chi-squared"
+    assert row["chi2"] == pytest.approx(expected) and row["chi2_df"] == 1
+    assert row["chi2_pvalue"] == pytest.approx(math.erfc(math.sqrt(expected / 2)))
+    assert row["chi2_pvalue"] == pytest.approx(0.1552, abs=1e-4)
+    assert math.isnan(row["ks_pvalue"]) and row["ks"] == pytest.approx(0.1)
+
+
+def test_sparse_values_are_pooled_and_continuous_features_keep_ks():
+    """Integer SpO2 uses chi-squared with values pooled to expected counts >= 5; a
+    continuous feature keeps the KS test and no chi-squared."""
+    rng = np.random.default_rng(0)
+    spo2 = np.clip(np.round(rng.normal(95, 3, 2000)), 70, 100)
+    ref, cur = pd.DataFrame({"spo2": spo2[:1000]}), pd.DataFrame({"spo2": spo2[1000:]})
+    row = drift(ref, cur).features.loc["spo2"]
+    assert row["test"] == "chi-squared" and math.isnan(row["ks_pvalue"])
+    values = np.unique(spo2)
+    assert 1 <= row["chi2_df"] < values.size - 1  # tails pooled
+    assert 0.01 < row["chi2_pvalue"] < 1.0  # same population
+    crp = pd.DataFrame({"crp": rng.lognormal(3, 1, 2000)})
+    row = drift(crp.iloc[:1000], crp.iloc[1000:]).features.loc["crp"]
+    assert row["test"] == "KS" and np.isfinite(row["ks_pvalue"]) and math.isnan(row["chi2"])
+
+
+def test_a_single_category_has_no_test_and_still_renders():
+    """One value in both cohorts (every patient male): no chi-squared, PSI 0, HTML works."""
+    ref = pd.DataFrame({"sex": ["male"] * 50, "vaccine_doses": pd.array([0] * 50, dtype="Int64")})
+    report = drift(ref, ref.iloc[:20])
+    for name in ("sex", "vaccine_doses"):
+        row = report.features.loc[name]
+        assert row["test"] == "" and math.isnan(row["chi2"]) and row["psi"] == 0.0
+    assert "<td>Sex</td>" in report.to_html_section()
 
 
 def test_outcome_verdict_from_rate_ratio_and_significance():

@@ -121,6 +121,9 @@ def test_point_estimates_equal_the_pure_metric_functions(ev, cohort):
     assert r["calibration_intercept"] == pytest.approx(m.calibration_intercept(y, p), abs=1e-8)
     assert r["calibration_slope"] == pytest.approx(m.calibration_slope(y, p), abs=1e-8)
     assert r["ece"] == pytest.approx(m.expected_calibration_error(y, p))
+    errors = m.calibration_errors(y, p)
+    for k in ("ici", "e50", "e90"):
+        assert r[k] == pytest.approx(errors[k], rel=1e-6)
     assert r["oe_ratio"] == pytest.approx(m.observed_expected_ratio(y, p))
     np.testing.assert_allclose(
         r.decision_curve["net_benefit"], m.net_benefit(y, p, r.decision_curve["threshold"]))
@@ -164,6 +167,24 @@ def test_bootstrap_ci_covers_the_truth(cohort):
             assert lo < target < hi, (o, metric, lo, hi)
         lo, hi = r.interval("auroc")
         assert lo < r["auroc"] < hi and hi - lo < 0.1
+
+
+def test_ici_of_the_true_risk_sits_at_its_noise_floor(cohort):
+    """The true risk's ICI lies inside the range a perfectly calibrated predictor shows
+    (its own labels redrawn); a predictor with doubled log-odds lies far above it."""
+    ev2 = evaluate(StandIn("truth-model"), cohort, outcomes=["icu"], n_bootstrap=40,
+                   subgroups=(), random_state=5)
+    r = ev2["icu"]
+    floor, lo, hi = r.metrics.loc["ici_floor", ["estimate", "ci_lower", "ci_upper"]]
+    # 3,000 rows, 4-parameter curve: floor about 0.8 * sqrt(0.2 * 4 / 3000) = 0.013
+    assert 0.003 < lo < floor < hi < 0.03
+    assert lo <= r["ici"] <= hi
+    b_lo, b_hi = r.interval("ici")
+    assert b_lo < r["ici"] < b_hi
+    steep = evaluate(StandIn("steep", scale=2.0), cohort, outcomes=["icu"], n_bootstrap=0,
+                     subgroups=())["icu"]
+    assert steep["ici"] > 3 * steep["ici_floor"]
+    assert steep["e90"] > steep["e50"]
 
 
 def test_bootstrap_reproducible_and_identical_for_n_jobs_1_and_2(cohort):
@@ -443,3 +464,23 @@ print(isinstance(ev, Evaluation), ev["death"]["auroc"])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["True", "0.75"]
+
+
+def test_default_bootstrap_size_is_at_least_1000_everywhere():
+    """evaluate, retrain and the evaluate command share a default of at least 1,000
+    resamples (200 leave about 8% Monte-Carlo error in an interval's width)."""
+    import argparse
+    import inspect
+
+    from covid_risk.cli.evaluate import add_arguments
+    from covid_risk.evaluation._evaluate import DEFAULT_N_BOOTSTRAP
+    from covid_risk.retraining import DEFAULT_N_BOOTSTRAP as RETRAIN_N_BOOTSTRAP
+    from covid_risk.retraining import retrain
+
+    assert DEFAULT_N_BOOTSTRAP >= 1000
+    assert inspect.signature(evaluate).parameters["n_bootstrap"].default == DEFAULT_N_BOOTSTRAP
+    assert inspect.signature(retrain).parameters["n_bootstrap"].default == DEFAULT_N_BOOTSTRAP
+    assert RETRAIN_N_BOOTSTRAP == DEFAULT_N_BOOTSTRAP
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args(["c.csv", "--model", "m.crmodel"]).bootstrap == DEFAULT_N_BOOTSTRAP

@@ -270,3 +270,19 @@ def test_extra_sections_go_before_the_checklist(fitted):
     assert '<li><a href="#drift">Drift</a></li><li><a href="#tripod">' in text
     with pytest.raises(ValueError, match="clash with the report's own sections"):
         report_html(evaluation, extra_sections=[("roc", "ROC again", "")])
+
+
+def test_performance_shows_ici_e50_e90_and_what_well_calibrated_means(report, fitted):
+    """The metrics table carries ICI, E50, E90 and the noise floor, with the values of the
+    evaluation, and the text says that well calibrated means an ICI within the floor."""
+    _, evaluation, _ = fitted
+    perf = _section(report, "performance")
+    for label in ("Integrated calibration index (ICI)", "Median absolute calibration error (E50)",
+                  "90th percentile absolute calibration error (E90)",
+                  "ICI of a perfectly calibrated predictor (noise floor)"):
+        assert html.escape(label) in perf
+    assert "<b>Well calibrated</b> means an ICI within that range" in perf
+    ici = evaluation["death"]["ici"]
+    assert f"{ici:.3f}" in perf
+    comparison = _section(report, "comparison")
+    assert "<th>ICI</th>" in comparison

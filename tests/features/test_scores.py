@@ -14,6 +14,7 @@ from covid_risk.features import (
     score_table,
 )
 from covid_risk.schema import COMORBIDITIES_4C, PREDICTORS, dtype_of
+from covid_risk.units import UREA_MMOL_PER_BUN_MG_DL
 
 # A patient who scores 0 on every 4C component, CURB-65, qSOFA and NEWS2.
 BASE = {
@@ -66,7 +67,7 @@ def one(field: str, value, score, column: str):
         ("respiratory_rate", 31.0, 2),
         ("spo2", 91.0, 2), ("spo2", 91.9, 2), ("spo2", 92.0, 0), ("spo2", 93.0, 0),
         ("gcs", 3, 2), ("gcs", 14, 2), ("gcs", 15, 0),
-        ("urea", 6.99, 0), ("urea", 7.0, 0), ("urea", 7.01, 1), ("urea", 13.99, 1),
+        ("urea", 6.99, 0), ("urea", 7.0, 1), ("urea", 7.01, 1), ("urea", 13.99, 1),
         ("urea", 14.0, 1), ("urea", 14.01, 3), ("urea", 40.0, 3),
         ("crp", 49.0, 0), ("crp", 49.9, 0), ("crp", 50.0, 1), ("crp", 99.0, 1),
         ("crp", 99.9, 1), ("crp", 100.0, 2), ("crp", 101.0, 2),
@@ -99,8 +100,17 @@ def test_four_c_missing_comorbidity_counts_as_absent():
 
 
 def test_four_c_unit_conversion_noise_does_not_cross_edge():
-    """A urea of 7 + 1e-12 (conversion round-off) still scores 0, not 1."""
-    assert one("urea", 7.0 + 1e-12, four_c_mortality, "urea") == 0
+    """Urea of 7 - 1e-12 and 14 + 1e-12 (conversion round-off) still score as 7 and 14: 1."""
+    assert one("urea", 7.0 - 1e-12, four_c_mortality, "urea") == 1
+    assert one("urea", 14.0 + 1e-12, four_c_mortality, "urea") == 1
+
+
+@pytest.mark.parametrize(("bun_mg_dl", "points"), [(19.6, 0), (19.62, 1), (39.2, 1), (39.3, 3)])
+def test_four_c_urea_from_bun_matches_calculator_table(bun_mg_dl, points):
+    """BUN <=19.6 mg/dL (6.997 mmol/L urea) scores 0 and 19.62 (7.004) scores 1, as in the
+    ISARIC calculator's BUN table; 39.2 mg/dL (13.99 mmol/L) scores 1 and 39.3 (14.03) 3."""
+    urea = bun_mg_dl * UREA_MMOL_PER_BUN_MG_DL
+    assert one("urea", urea, four_c_mortality, "urea") == points
 
 
 @pytest.mark.parametrize(

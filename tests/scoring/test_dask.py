@@ -243,3 +243,39 @@ def test_train_dask_reads_a_parquet_folder_on_the_workers(client, cohort, small_
         auc_frame = roc_auc_score(y, from_frame.predict_proba(test)["death"])
     # the same rows in other partitions: equally good models, not the same bits
     assert auc_folder > 0.7 and abs(auc_folder - auc_frame) < 0.03, (auc_folder, auc_frame)
+
+
+def test_train_dask_held_out_metrics_come_from_cross_fitted_calibration_rows(
+        client, cohort, monkeypatch):
+    """Dask training measures its held-out metrics like local training: on the calibration
+    split (never the early-stopping split, which chose the number of rounds), each row
+    scored by a calibrator fitted in five folds without it. The in-sample calibrator would
+    look better on the same rows (lower log loss): that optimism is what cross-fitting
+    removes."""
+    import covid_risk
+    from covid_risk.models import RiskModel
+
+    seen: dict = {}
+    original = RiskModel._held_out_metrics
+
+    def spy(self, raw, y, calibrators, seed):
+        out = original(self, raw, y, calibrators, seed)
+        seen.update(raw=raw, y=y, out=out)
+        return out
+
+    monkeypatch.setattr(RiskModel, "_held_out_metrics", spy)
+    trained = covid_risk.train(cohort, engine="dask", client=client, outcomes=["death"],
+                               random_state=0, **FAST)
+    meta = trained.metadata_
+    assert meta["metrics_split"] == "calibration (calibrator cross-fitted in 5 folds)"
+    splits = meta["splits"]
+    raw, y = seen["raw"]["death"], seen["y"]["death"]
+    assert raw.size == splits["calibration"] != splits["early_stopping"]
+    assert meta["metrics"] == seen["out"]
+    keep = ~np.isnan(y)
+    held_out = meta["metrics"]["death"]
+    assert held_out["n"] == int(keep.sum())
+    in_sample = np.clip(trained.calibrators_["death"].transform(raw[keep]), 1e-15, 1 - 1e-15)
+    yk = y[keep]
+    in_sample_log_loss = -np.mean(yk * np.log(in_sample) + (1 - yk) * np.log1p(-in_sample))
+    assert held_out["log_loss"] > in_sample_log_loss + 1e-6

@@ -28,6 +28,17 @@ How the numbers are made
     thousand) before the sum: ``r_i = max(count_i / n, 1e-4)``. Bins empty in
     both cohorts contribute exactly 0. The floor caps one unseen bin's
     contribution at about ``c_i * ln(c_i / 1e-4)``.
+  * **New categories.** A bin with current rows but no reference row (a category,
+    value or missingness the reference never had, e.g. vaccine doses in a
+    pre-vaccination reference) is reported as a *new category* with the share of
+    current rows it holds (``new_categories``, ``new_share``), and the feature's
+    ``psi`` is ``NaN``: there the PSI would be set by the floor (a dose bin holding
+    20% of current rows adds ``0.2 * ln(0.2 / 1e-4) = 1.5``, and 2.3 with a floor
+    of 1e-6), not by the data. ``psi_known`` is the PSI over the bins the
+    reference has (current rows in new bins left out). The verdict is the worse of
+    that PSI's and the new categories' share: 1% of current rows or more
+    ``"moderate"``, 5% or more ``"major"`` (a convention of this library: the model
+    has never seen these patients).
   * **Noise.** Two independent samples of the same population of ``n`` and ``m``
     rows give, for ``k`` occupied bins, an expected PSI of about
     ``(k - 1) * (1/n + 1/m)`` (the PSI is then approximately a chi-square
@@ -41,8 +52,15 @@ How the numbers are made
   (outcome verdicts are described below).
 - **Kolmogorov-Smirnov statistic** (numeric features, recorded values only): the
   largest distance between the two empirical distribution functions, with its
-  two-sided p-value (:func:`scipy.stats.ks_2samp`). It is reported, not used for
-  the verdict: with tens of thousands of rows tiny, harmless shifts have tiny
+  two-sided p-value (:func:`scipy.stats.ks_2samp`) for continuous features. The KS
+  p-value assumes no ties; on discrete or heavily tied features (categories,
+  yes/no, integers, any feature with at most ``DISCRETE_MAX_VALUES`` distinct
+  recorded values such as vaccine doses, whole-percent SpO2 or respiratory rate)
+  it is far too large, so there ``ks_pvalue`` is ``NaN`` and the test is Pearson's
+  chi-squared on the 2 x k table of recorded values (``chi2``, ``chi2_df``,
+  ``chi2_pvalue``), adjacent values pooled until every expected count is at least
+  5 (Cochran's rule). ``test`` names the test used. Tests are reported, not used
+  for the verdict: with tens of thousands of rows tiny, harmless shifts have tiny
   p-values.
 - **Missingness**: share of rows with the feature missing in each cohort and the
   change (current minus reference).
@@ -84,7 +102,10 @@ from covid_risk._json import to_jsonable
 from covid_risk.schema import FIELDS, OUTCOMES, PREDICTORS
 
 __all__ = [
+    "DISCRETE_MAX_VALUES",
     "EPSILON",
+    "NEW_SHARE_MAJOR",
+    "NEW_SHARE_MODERATE",
     "PSI_MAJOR",
     "PSI_MODERATE",
     "VERDICTS",
@@ -99,6 +120,13 @@ PSI_MAJOR = 0.25
 """PSI at or above which a distribution has moved a lot (Siddiqi 2006)."""
 EPSILON = 1e-4
 """Floor on every bin share before the PSI's logarithm (see the module notes)."""
+NEW_SHARE_MODERATE = 0.01
+"""Share of current rows in categories new to the reference from which drift is moderate."""
+NEW_SHARE_MAJOR = 0.05
+"""Share of current rows in categories new to the reference from which drift is major."""
+DISCRETE_MAX_VALUES = 50
+"""Numeric features with at most this many distinct recorded values are tested as discrete
+(chi-squared) rather than with the Kolmogorov-Smirnov test."""
 RATE_RATIO_MODERATE = 1.25
 """Outcome-rate ratio (or its inverse) at or beyond which an outcome has moved moderately."""
 RATE_RATIO_MAJOR = 2.0
@@ -111,7 +139,8 @@ VERDICTS: tuple[str, ...] = ("none", "moderate", "major")
 MISSING_BIN = "missing"
 
 _FEATURE_COLUMNS = (
-    "label", "kind", "binning", "n_bins", "psi", "ks", "ks_pvalue", "missing_reference",
+    "label", "kind", "binning", "n_bins", "psi", "psi_known", "new_categories", "new_share",
+    "test", "ks", "ks_pvalue", "chi2", "chi2_df", "chi2_pvalue", "missing_reference",
     "missing_current", "missing_change", "mean_reference", "mean_current", "largest_shift",
     "verdict",
 )
@@ -189,6 +218,67 @@ def _two_proportion_pvalue(k1: float, n1: int, k2: float, n2: int) -> float:
 def _worst(verdicts: Iterable[str]) -> str:
     ranks = [VERDICTS.index(v) for v in verdicts]
     return VERDICTS[max(ranks)] if ranks else "none"
+
+
+def _new_verdict(share: float) -> str:
+    if not share >= NEW_SHARE_MODERATE:
+        return "none"
+    return "major" if share >= NEW_SHARE_MAJOR else "moderate"
+
+
+def _severity(df: pd.DataFrame) -> pd.DataFrame:
+    """Sort rows worst first: verdict, then share in new categories, then PSI."""
+    key = pd.DataFrame({
+        "rank": [VERDICTS.index(v) for v in df["verdict"]],
+        "new": (df["new_share"].fillna(0.0).to_numpy() if "new_share" in df.columns
+                else np.zeros(len(df))),
+        "psi": df["psi"].fillna(-1.0).to_numpy(),
+    })
+    order = np.lexsort((-key["psi"].to_numpy(), -key["new"].to_numpy(),
+                        -key["rank"].to_numpy()))
+    return df.iloc[order]
+
+
+def _chi2(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float, float]:
+    """Pearson's chi-squared test of two samples of a discrete variable (recorded values).
+
+    Adjacent values (in sorted order) are pooled until every expected count is at
+    least 5. Returns ``(statistic, degrees of freedom, p-value)``; NaNs when fewer
+    than two pooled values remain.
+    """
+    nan = (math.nan, math.nan, math.nan)
+    if ref.size == 0 or cur.size == 0:
+        return nan
+    values = np.unique(np.concatenate([ref, cur]))
+    r = np.bincount(np.searchsorted(values, ref), minlength=values.size).astype(float)
+    c = np.bincount(np.searchsorted(values, cur), minlength=values.size).astype(float)
+    n_r, n_c = r.sum(), c.sum()
+    need = 5.0 * (n_r + n_c) / min(n_r, n_c)  # column total giving expected counts >= 5
+    pooled_r, pooled_c = [], []
+    acc_r = acc_c = 0.0
+    for a, b in zip(r, c, strict=True):
+        acc_r, acc_c = acc_r + a, acc_c + b
+        if acc_r + acc_c >= need:
+            pooled_r.append(acc_r)
+            pooled_c.append(acc_c)
+            acc_r = acc_c = 0.0
+    if acc_r + acc_c > 0:
+        if pooled_r:
+            pooled_r[-1] += acc_r
+            pooled_c[-1] += acc_c
+        else:
+            pooled_r.append(acc_r)
+            pooled_c.append(acc_c)
+    if len(pooled_r) < 2:
+        return nan
+    obs = np.array([pooled_r, pooled_c])
+    col = obs.sum(axis=0)
+    expected = np.outer([n_r, n_c], col) / (n_r + n_c)
+    stat = float(np.sum((obs - expected) ** 2 / expected))
+    df = float(len(pooled_r) - 1)
+    from scipy.stats import chi2
+
+    return stat, df, float(chi2.sf(stat, df))
 
 
 # ============================================================================ binning
@@ -290,6 +380,48 @@ def _ks(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
+def _psi_with_new_categories(b: _Binned) -> tuple[float, float, list[str], float]:
+    """Return ``(psi, psi over the reference's bins, new bin labels, their current share)``.
+
+    ``psi`` is ``NaN`` when a bin has current rows but no reference row (see the
+    module notes); otherwise it equals the PSI over the reference's bins.
+    """
+    new = (b.ref_counts == 0) & (b.cur_counts > 0)
+    labels = [lab for lab, is_new in zip(b.labels, new, strict=True) if is_new]
+    share = float(b.cur_counts[new].sum() / max(b.cur_counts.sum(), 1))
+    known = ~new
+    if b.cur_counts[known].sum() > 0:
+        psi_known = psi(b.ref_counts[known], b.cur_counts[known])
+    else:
+        psi_known = math.nan
+    return (math.nan if new.any() else psi_known), psi_known, labels, share
+
+
+def _feature_test(reference: pd.DataFrame, current: pd.DataFrame, name: str, kind: str
+                  ) -> tuple[str, float, float, tuple[float, float, float]]:
+    """Return ``(test name, KS, KS p-value, (chi2, df, p))`` for one feature.
+
+    Discrete or heavily tied features get the chi-squared test (and a KS statistic
+    without p-value when numeric); continuous ones the KS test.
+    """
+    nan3 = (math.nan, math.nan, math.nan)
+    if kind == "category":
+        ref, _ = _strings(reference, name)
+        cur, _ = _strings(current, name)
+        chi = _chi2(ref, cur)
+        return ("chi-squared" if np.isfinite(chi[0]) else ""), math.nan, math.nan, chi
+    r_num, c_num = _numeric(reference, name), _numeric(current, name)
+    r_rec, c_rec = r_num[~np.isnan(r_num)], c_num[~np.isnan(c_num)]
+    discrete = kind in ("bool", "int") or (
+        np.unique(np.concatenate([r_rec, c_rec])).size <= DISCRETE_MAX_VALUES)
+    if discrete:
+        ks = _ks(r_num, c_num)[0] if kind != "bool" else math.nan
+        chi = _chi2(r_rec, c_rec)
+        return ("chi-squared" if np.isfinite(chi[0]) else ""), ks, math.nan, chi
+    ks, ks_p = _ks(r_num, c_num)
+    return ("KS" if np.isfinite(ks) else ""), ks, ks_p, nan3
+
+
 def _label(name: str) -> str:
     f = FIELDS.get(name)
     return f.label if f is not None else name
@@ -304,8 +436,13 @@ class DriftReport:
     ----------
     features : pandas.DataFrame
         Index ``feature``; columns ``label``, ``kind``, ``binning`` (how the PSI bins
-        were made), ``n_bins`` (including the missing bin), ``psi``, ``ks`` and
-        ``ks_pvalue`` (numeric features; ``NaN`` otherwise), ``missing_reference``,
+        were made), ``n_bins`` (including the missing bin), ``psi`` (``NaN`` when
+        the current cohort has categories the reference lacks), ``psi_known`` (over
+        the reference's bins), ``new_categories`` and ``new_share`` (bins new to the
+        reference and the share of current rows in them), ``test`` (``"KS"`` or
+        ``"chi-squared"``), ``ks`` and ``ks_pvalue`` (numeric features; the p-value
+        only for continuous ones), ``chi2``, ``chi2_df`` and ``chi2_pvalue``
+        (discrete features), ``missing_reference``,
         ``missing_current``, ``missing_change`` (shares), ``mean_reference``,
         ``mean_current`` (numeric features), ``largest_shift`` (the bin whose share
         moved most, in words) and ``verdict``.
@@ -339,32 +476,35 @@ class DriftReport:
     # -- views ----------------------------------------------------------------
     @property
     def drifted(self) -> tuple[str, ...]:
-        """Features whose verdict is not ``"none"``, largest PSI first."""
+        """Features whose verdict is not ``"none"``, worst first.
+
+        Ordered by verdict, then share of current rows in new categories, then PSI.
+        """
         f = self.features
-        f = f[f["verdict"] != "none"].sort_values("psi", ascending=False, kind="stable")
-        return tuple(f.index)
+        return tuple(_severity(f[f["verdict"] != "none"]).index)
 
     @property
     def summary(self) -> pd.DataFrame:
-        """One row per feature and outcome, largest PSI first.
+        """One row per feature and outcome, worst first (verdict, new categories, PSI).
 
         Index ``variable``; columns ``role`` (``"feature"`` or ``"outcome"``),
-        ``psi``, ``ks``, ``missing_change``, ``rate_change``, ``largest_shift`` and
-        ``verdict``.
+        ``psi``, ``new_share``, ``ks``, ``missing_change``, ``rate_change``,
+        ``largest_shift`` and ``verdict``.
         """
         feats = self.features.assign(role="feature", rate_change=np.nan)
         outs = self.outcomes.assign(
-            role="outcome", ks=np.nan, missing_change=np.nan,
+            role="outcome", ks=np.nan, missing_change=np.nan, new_share=np.nan,
             largest_shift=[
                 f"rate {100 * a:.1f}% -> {100 * b:.1f}%"
                 for a, b in zip(self.outcomes["rate_reference"], self.outcomes["rate_current"],
                                 strict=True)
             ],
         )
-        cols = ["role", "psi", "ks", "missing_change", "rate_change", "largest_shift", "verdict"]
+        cols = ["role", "psi", "new_share", "ks", "missing_change", "rate_change",
+                "largest_shift", "verdict"]
         out = pd.concat([feats[cols], outs[cols]])
         out.index.name = "variable"
-        return out.sort_values("psi", ascending=False, kind="stable")
+        return _severity(out)
 
     def __repr__(self) -> str:
         parts = []
@@ -418,8 +558,12 @@ class DriftReport:
             f"the {e(reference)}, one bin per value for categories and few-valued features, and "
             f"a bin for missing values; shares floored at {EPSILON:g}. Verdict: PSI below "
             f"{PSI_MODERATE:g} none, below {PSI_MAJOR:g} moderate, else major (Siddiqi 2006). "
-            "KS: Kolmogorov-Smirnov statistic of the recorded values (reported, not used for "
-            f"the verdict). Outcomes: major when the event rate changes {RATE_RATIO_MAJOR:g}-fold "
+            "Values the reference never had are shown as new categories with the share of "
+            f"{e(current)} rows they hold instead of a PSI (which the floor would set): "
+            f"{100 * NEW_SHARE_MODERATE:g}% or more moderate, {100 * NEW_SHARE_MAJOR:g}% or more "
+            "major. Test: Kolmogorov-Smirnov on continuous features, chi-squared on the values "
+            "of discrete or heavily tied ones (reported, not used for the verdict). Outcomes: "
+            f"major when the event rate changes {RATE_RATIO_MAJOR:g}-fold "
             f"or more, moderate when {RATE_RATIO_MODERATE:g}-fold or more, provided the change is "
             f"significant (two-proportion z-test, p &lt; {RATE_ALPHA:g}).</p>"
         )
@@ -443,17 +587,17 @@ class DriftReport:
             f"</thead><tbody>{out_rows}</tbody></table>" if len(outs) else
             "<p class=\"note\">No outcome column is present in both cohorts.</p>"
         )
-        feats = self.features.sort_values("psi", ascending=False, kind="stable")
+        feats = _severity(self.features)
         feat_rows = "".join(
-            f"<tr><td>{e(str(r.label))}</td><td class=\"num\">{_num(r.psi, 3)}</td>"
-            f"<td class=\"num\">{_num(r.ks, 3)}</td>"
+            f"<tr><td>{e(str(r.label))}</td><td class=\"num\">{e(_psi_text(r))}</td>"
+            f"<td>{e(_test_text(r))}</td>"
             f"<td class=\"num\">{_pct(r.missing_reference)}</td>"
             f"<td class=\"num\">{_pct(r.missing_current)}</td>"
             f"<td>{e(str(r.largest_shift))}</td><td>{e(r.verdict)}</td></tr>"
             for r in feats.itertuples()
         )
         feat_table = (
-            "<table><thead><tr><th>feature</th><th>PSI</th><th>KS</th><th>missing, "
+            "<table><thead><tr><th>feature</th><th>PSI</th><th>test</th><th>missing, "
             + e(reference) + "</th><th>missing, " + e(current) + "</th><th>largest shift "
             f"(bin: {e(reference)} -&gt; {e(current)})</th><th>verdict</th></tr></thead>"
             f"<tbody>{feat_rows}</tbody></table>"
@@ -463,6 +607,29 @@ class DriftReport:
             f"{e(', '.join(self.skipped))}.</p>" if self.skipped else ""
         )
         return "\n".join([intro, moved, out_table, feat_table, skipped])
+
+
+def _psi_text(r: Any) -> str:
+    """Return the PSI, or the new categories and their share when the reference lacks them."""
+    if r.new_categories:
+        text = f"new: {r.new_categories} ({100 * r.new_share:.1f}% of rows)"
+        if math.isfinite(r.psi_known):
+            text += f"; {r.psi_known:.3f} on the others"
+        return text
+    return _num(r.psi, 3)
+
+
+def _test_text(r: Any) -> str:
+    """Return the test that fits the feature, its statistic and p-value, in words."""
+    if r.test == "KS":
+        return f"KS {r.ks:.3f}, p {_p_plain(r.ks_pvalue)}"
+    if r.test == "chi-squared" and math.isfinite(r.chi2_df):
+        return f"chi-squared {r.chi2:.1f} ({int(r.chi2_df)} df), p {_p_plain(r.chi2_pvalue)}"
+    return ""
+
+
+def _p_plain(x: float) -> str:
+    return "< 0.0001" if x < 1e-4 else f"{x:.4f}"
 
 
 def _pct(x: Any) -> str:
@@ -569,21 +736,25 @@ def drift(
     for name in names:
         kind = _kind(reference, name)
         binned, ref_miss, cur_miss = _bin_feature(reference, current, name, kind, bins)
-        value = psi(binned.ref_counts, binned.cur_counts)
+        value, known, new_labels, new_share = _psi_with_new_categories(binned)
+        test, ks, ks_p, chi = _feature_test(reference, current, name, kind)
         if kind in ("float", "int"):
             r_num, c_num = _numeric(reference, name), _numeric(current, name)
-            ks, ks_p = _ks(r_num, c_num)
             mean_r = float(np.nanmean(r_num)) if (~ref_miss).any() else math.nan
             mean_c = float(np.nanmean(c_num)) if (~cur_miss).any() else math.nan
         else:
-            ks = ks_p = mean_r = mean_c = math.nan
+            mean_r = mean_c = math.nan
         m_r, m_c = float(ref_miss.mean()), float(cur_miss.mean())
         rows.append({
             "feature": name, "label": _label(name), "kind": kind, "binning": binned.binning,
-            "n_bins": len(binned.labels), "psi": value, "ks": ks, "ks_pvalue": ks_p,
+            "n_bins": len(binned.labels), "psi": value, "psi_known": known,
+            "new_categories": ", ".join(new_labels), "new_share": new_share, "test": test,
+            "ks": ks, "ks_pvalue": ks_p, "chi2": chi[0], "chi2_df": chi[1],
+            "chi2_pvalue": chi[2],
             "missing_reference": m_r, "missing_current": m_c, "missing_change": m_c - m_r,
             "mean_reference": mean_r, "mean_current": mean_c,
-            "largest_shift": _largest_shift(binned), "verdict": _verdict(value),
+            "largest_shift": _largest_shift(binned),
+            "verdict": _worst([_verdict(known), _new_verdict(new_share)]),
         })
         hist[name] = pd.DataFrame({"bin": binned.labels, "reference": binned.ref_counts,
                                    "current": binned.cur_counts})

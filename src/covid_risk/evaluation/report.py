@@ -261,7 +261,8 @@ def _performance_html(evaluation: Any) -> str:
         "accuracy; calibration intercept (ideal 0) and slope (ideal 1); O/E: observed over "
         "expected events. On simulated cohorts the true risk of each patient is known: the "
         "ceiling is the AUROC of the true risk, and the last rows compare predicted with true "
-        "probabilities.</p>"
+        "probabilities.</p>",
+        _CALIBRATION_NOTE,
     ]
     counts = _table(evaluation, "counts")
     if counts is not None:
@@ -276,6 +277,22 @@ def _performance_html(evaluation: Any) -> str:
         items = "".join(f"<li>{_e(str(n))}</li>" for n in notes)
         parts.append(f'<p class="note">Notes:</p><ul class="note">{items}</ul>')
     return "\n".join(parts)
+
+
+_CALIBRATION_NOTE = (
+    "<p>Calibration error. ECE averages |observed - predicted| over ten bins of predicted "
+    "risk; each bin's observed rate carries sampling noise, so ECE is biased upward and even "
+    "predictions that are exactly right show about 0.01 on 10,000 patients. ICI, E50 and E90 "
+    "(Austin &amp; Steyerberg, Stat Med 2019) are the mean, median and 90th percentile over "
+    "patients of |c(p) - p|, where c is the smoothed calibration curve (logistic regression "
+    "of the outcome on a restricted cubic spline of logit p with four knots). They have a "
+    "smaller noise floor, shown in the row \u201cICI of a perfectly calibrated "
+    "predictor\u201d: the ICI the same predictions would show if they were exactly right "
+    "(labels redrawn from them 100 times; its range is over those redraws). <b>Well "
+    "calibrated</b> means an ICI within that range; an ICI above its upper end is "
+    "miscalibration this cohort can detect, and E90 says how large it gets for the tenth of "
+    "patients the model fits worst.</p>"
+)
 
 
 def _counts_by_outcome(counts: pd.DataFrame) -> pd.DataFrame:
@@ -439,6 +456,7 @@ _COMPARISON_COLUMNS = {
     "calibration_intercept": "calibration intercept",
     "calibration_slope": "calibration slope",
     "ece": "ECE",
+    "ici": "ICI",
     "oe_ratio": "O/E",
     "mae_true": "MAE vs true risk",
     "true_calibration_slope": "slope vs true risk",

@@ -149,6 +149,13 @@ def _frame(df: pd.DataFrame, parts: dict[str, np.ndarray]) -> tuple[pd.DataFrame
     return out, total
 
 
+def _urea_4c(urea: np.ndarray) -> np.ndarray:
+    """4C urea points: <7 mmol/L 0, 7 to 14 (both included) 1, >14 3; NaN stays NaN."""
+    out = np.where(urea < 7.0, 0.0, np.where(urea <= 14.0, 1.0, 3.0))
+    out[np.isnan(urea)] = np.nan
+    return out
+
+
 # --------------------------------------------------------------------------- 4C mortality
 def four_c_mortality(df: pd.DataFrame) -> pd.DataFrame:
     """ISARIC 4C Mortality Score (Knight et al., BMJ 2020;370:m3339, Table 2).
@@ -162,18 +169,18 @@ def four_c_mortality(df: pd.DataFrame) -> pd.DataFrame:
     ``respiratory_rate``    <20: 0 · 20-29: 1 · >=30: 2 (/min)
     ``spo2``                >=92: 0 · <92: 2 (%)
     ``gcs``                 15: 0 · <15: 2
-    ``urea``                <=7: 0 · >7 to 14: 1 · >14: 3 (mmol/L)
+    ``urea``                <7: 0 · 7-14: 1 · >14: 3 (mmol/L)
     ``crp``                 <50: 0 · 50-99: 1 · >=100: 2 (mg/L)
     ======================  ===================================================
 
     Decisions (documented because the source leaves them open):
 
-    * **Urea at exactly 7 and 14 mmol/L.** The paper prints ``<7 / 7-14 / >14``;
-      the authors' scoring code uses ``urea <= 7 -> 0``, ``<= 14 -> 1``,
-      ``> 14 -> 3``, and so does the ISARIC calculator's BUN table (``<=19.6``
-      mg/dL, i.e. 7.0 mmol/L). We follow the code, which produced the published
-      validation figures: 7.0 scores 0, 7.01 scores 1, 14.0 scores 1 and 14.01
-      scores 3.
+    * **Urea at exactly 7 and 14 mmol/L.** The paper prints ``<7 / 7-14 / >14``
+      and the authors' current scoring code agrees: ``urea < 7 -> 0``,
+      ``<= 14 -> 1``, ``> 14 -> 3`` (``06_4C_mortality_score.R``, changed from
+      ``<= 7`` on 2 Nov 2020; an older helper in ``02_functions.R`` still has
+      ``<= 7``). So 6.99 scores 0, 7.0 scores 1, 14.0 scores 1 and 14.01
+      scores 3. The band ``7-14`` is closed at both ends.
     * **Comorbidities.** The count is over the 11 4C comorbidities
       (:data:`covid_risk.schema.COMORBIDITIES_4C`). A missing flag (or a column
       that is absent) counts as *absent*: a record that does not mention a
@@ -185,7 +192,7 @@ def four_c_mortality(df: pd.DataFrame) -> pd.DataFrame:
     * **Age** is in completed years: 49.9 scores 0 and 50 scores 2.
 
     (The ISARIC web calculator labels the urea band "<=7: 0" but its lookup
-    code scores 7.0 as 1; the authors' R code and the label agree on 0.)
+    code scores 7.0 as 1, as the paper and the authors' code do.)
 
     Parameters
     ----------
@@ -229,7 +236,7 @@ def four_c_mortality(df: pd.DataFrame) -> pd.DataFrame:
         ),
         "spo2": _bands(_num(df, "spo2"), [92], [2, 0], upper_inclusive=False),
         "gcs": _flag(gcs < 15, gcs, 2),
-        "urea": _bands(_num(df, "urea"), [7, 14], [0, 1, 3], upper_inclusive=True),
+        "urea": _urea_4c(_num(df, "urea")),
         "crp": _bands(_num(df, "crp"), [50, 100], [0, 1, 2], upper_inclusive=False),
     }
     out, total = _frame(df, parts)

@@ -303,15 +303,17 @@ def _realism_md(report: Any) -> str:
     if report is None:
         return "(Realism report not computed for this card.)"
     n_fail = int((~report.table["passed"]).sum())
+    n_warn = int((report.table["status"] == "warning").sum())
     return "\n".join([
         "## Realism: target vs achieved",
         "",
         f"`covid_risk.realism_report()` on {report.n_admission:,} admitted patients and "
         f"{report.n_community:,} infected adults (seed {report.seed}); checks failed: "
-        f"**{n_fail}** of {len(report.table)}. Rows without an accepted range are for "
-        "information. The 4C checks use the records without missing values (the published "
-        "figures come from multiply imputed data); the complete-case histogram is shown "
-        "too.",
+        f"**{n_fail}** of {len(report.table)}; warnings: **{n_warn}**. Rows without an "
+        "accepted range are for information, marked warning when more than 25% away from "
+        "their published figure. The 4C checks use the records without missing values "
+        "(the published figures come from multiply imputed data); the complete-case "
+        "histogram is shown too.",
         "",
         report.to_markdown(),
     ])
