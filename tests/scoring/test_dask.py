@@ -246,7 +246,7 @@ def test_train_dask_reads_a_parquet_folder_on_the_workers(client, cohort, small_
 
 
 def test_train_dask_held_out_metrics_come_from_cross_fitted_calibration_rows(
-        client, cohort, monkeypatch):
+        client, cohort, monkeypatch, small_settings):
     """Dask training measures its held-out metrics like local training: on the calibration
     split (never the early-stopping split, which chose the number of rounds), each row
     scored by a calibrator fitted in five folds without it. The in-sample calibrator would
@@ -265,7 +265,7 @@ def test_train_dask_held_out_metrics_come_from_cross_fitted_calibration_rows(
 
     monkeypatch.setattr(RiskModel, "_held_out_metrics", spy)
     trained = covid_risk.train(cohort, engine="dask", client=client, outcomes=["death"],
-                               random_state=0, **FAST)
+                               random_state=0, **small_settings)
     meta = trained.metadata_
     assert meta["metrics_split"] == "calibration (calibrator cross-fitted in 5 folds)"
     splits = meta["splits"]
