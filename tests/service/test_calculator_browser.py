@@ -130,3 +130,17 @@ def test_page_is_self_contained(client):
 def test_screenshot_in_docs_is_a_png():
     path = Path(__file__).resolve().parents[2] / "docs" / "calculator.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cds_link_fragment_fills_the_form_and_tab_moves_on(browser, live_server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(live_server + "/#setting=admission&age=71&sex=female&urea=9.5&diabetes=True")
+    _wait(browser, "#f-age")
+    assert browser.find_element(By.ID, "f-age").get_attribute("value") == "71"
+    assert browser.find_element(By.ID, "f-sex").get_attribute("value") == "female"
+    assert browser.find_element(By.ID, "f-diabetes").is_selected()
+    browser.find_element(By.ID, "f-age").click()
+    browser.switch_to.active_element.send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.get_attribute("id") == "f-sex"

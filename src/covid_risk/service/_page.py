@@ -234,6 +234,7 @@ function prefill() {
 }
 build();
 prefill();
+window.addEventListener('hashchange', prefill);
 form.addEventListener('submit', submit);
 """
 
