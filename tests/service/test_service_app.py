@@ -185,3 +185,48 @@ def test_cli_refuses_open_bind_without_key(monkeypatch, capsys):
     assert "API key" in capsys.readouterr().err
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3")
+
+
+def test_covid_risk_serve_starts_uvicorn_and_stops(tmp_path):
+    """The command itself: uvicorn with the app factory, the API key from the environment."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "COVID_RISK_API_KEY": "k3y", "PYTHONPATH": os.pathsep.join(sys.path)}
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from covid_risk.cli import main; "
+         f"sys.exit(main(['serve', '--port', '{port}', '--log-level', 'warning']))"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                tmp_path / "serve.log").read_text()
+            time.sleep(0.2)
+        url = f"http://127.0.0.1:{port}/v1/predict?explain=false"
+        assert httpx.post(url, json=PATIENT, timeout=30).status_code == 401
+        r = httpx.post(url, json=PATIENT, headers={"X-API-Key": "k3y"}, timeout=30)
+        assert without_fingerprint(r.json()) == expected(PATIENT, explain=False)
+        # implausible (kept, warned) and impossible (refused) values stay out of the logs
+        for crp in (987.654, -987.654):
+            httpx.post(url, json=dict(PATIENT, crp=crp), headers={"X-API-Key": "k3y"},
+                       timeout=30)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+    assert b"987.654" not in (tmp_path / "serve.log").read_bytes()
