@@ -75,6 +75,8 @@ COMMANDS: tuple[Command, ...] = (
             "covid_risk.cli.scores"),
     Command("retrain", "retrain on fresh synthetic cohorts and check quality gates "
             "(exit 3 when a gate fails)", "covid_risk.cli.retrain"),
+    Command("serve", "serve predictions over HTTP: JSON, FHIR R4, CDS Hooks and a calculator page",
+            "covid_risk.cli.serve"),
 )
 """The subcommands, in the order ``--help`` lists them."""
 
