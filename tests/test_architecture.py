@@ -25,8 +25,8 @@ FLOORS: dict[str, int] = {
     "models": 3, "synthetic": 3,
     "explanation": 4,
     "evaluation": 5, "prediction": 5,
-    "scoring": 6, "retraining": 6,
-    "cli": 7, "demo": 7,
+    "scoring": 6, "retraining": 6, "fhir": 6,
+    "cli": 7, "demo": 7, "service": 7,
 }
 """Floor of each room (a top-level module or sub-package of ``covid_risk``)."""
 
