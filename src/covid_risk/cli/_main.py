@@ -75,6 +75,8 @@ COMMANDS: tuple[Command, ...] = (
             "covid_risk.cli.scores"),
     Command("retrain", "retrain on fresh synthetic cohorts and check quality gates "
             "(exit 3 when a gate fails)", "covid_risk.cli.retrain"),
+    Command("recalibrate", "update a model's calibration on local patients with outcomes",
+            "covid_risk.cli.recalibrate"),
 )
 """The subcommands, in the order ``--help`` lists them."""
 
