@@ -32,6 +32,10 @@ are measured on the calibration split with the calibrator cross-fitted in five
 folds, so no row is scored by a calibrator that saw it. Rows whose label for an
 outcome is missing are left out of that outcome only.
 
+Cohorts of fewer than 2,000 patients are not split three ways: see
+:mod:`covid_risk.models._small_cohort` (scaled settings, 5-fold cross-validated
+early stopping, calibration on out-of-fold scores).
+
 Default settings
 ----------------
 The defaults were chosen on synthetic cohorts (50,000 training and 50,000 test
