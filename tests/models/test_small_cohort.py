@@ -60,8 +60,8 @@ def test_few_events_warn():
 
 def test_only_defaults_are_scaled():
     assert small_cohort_settings({"min_child_samples": 100, "num_leaves": 8,
-                                  "learning_rate": 0.05}, 300) == {
-        "min_child_samples": 8, "num_leaves": 4, "learning_rate": 0.03}
+                                  "learning_rate": 0.05, "reg_lambda": 5.0}, 300) == {
+        "min_child_samples": 8, "num_leaves": 4, "learning_rate": 0.03, "reg_lambda": 0.0}
     assert small_cohort_settings({"min_child_samples": 30, "num_leaves": 16,
-                                  "learning_rate": 0.1}, 300) == {}
+                                  "learning_rate": 0.1, "reg_lambda": 1.0}, 300) == {}
     assert SMALL_COHORT_ROWS == 2000

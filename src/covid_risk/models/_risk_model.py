@@ -443,7 +443,7 @@ class RiskModel(BaseEstimator):
         """Fit on fewer than ``SMALL_COHORT_ROWS`` rows (:mod:`~covid_risk.models._small_cohort`).
 
         Settings still at their defaults are scaled to the data; the rounds are
-        chosen by 5-fold cross-validation, the final trees boosted on all rows and
+        chosen by 5-fold cross-validation, the final trees boosted on all rows (as many) and
         the calibrator fitted on the out-of-fold raw log-odds of all rows.
         """
         n = len(canonical)
@@ -498,7 +498,7 @@ class RiskModel(BaseEstimator):
         metadata["small_cohort"] = {
             "rows": n, "below": SMALL_COHORT_ROWS, "settings": adapted, "defaults": original,
             "rounds": "5-fold cross-validated early stopping; final trees on all rows for "
-                      "1.25 x the best rounds",
+                      "the best rounds",
             "calibration": "fitted on out-of-fold raw log-odds of all rows"
                            + (", unpenalised" if prior == DEFAULT_PRIOR_SD else ""),
         }

@@ -8,10 +8,14 @@ every patient the same risk. Below :data:`SMALL_COHORT_ROWS` patients
 
 * scales the settings that are still at their defaults to the data
   (:func:`small_cohort_settings`): leaves of ``n / 40`` rows (5 to 50), 4 leaves per
-  tree below 1,000 patients, learning rate 0.03; the monotone constraints are kept;
+  tree below 1,000 patients, learning rate 0.03, no L2 penalty on leaf values (with
+  leaves of 5-50 rows, ``reg_lambda=5`` shrank every leaf by most of its value; on
+  200-300 synthetic patients dropping it raised the median test AUROC by 0.004 and
+  the calibration slope from 0.78-0.86 to 0.85-0.99); the monotone constraints are
+  kept;
 * chooses the number of rounds by 5-fold cross-validation on all rows (the mean
   out-of-fold log loss, with early stopping) and boosts the final trees on all
-  rows for ``1.25`` times as many rounds (4/5 of the rows -> all rows);
+  rows for that many rounds (:data:`ROUNDS_SCALE`);
 * fits the calibrator on the *out-of-fold* raw log-odds of all rows (each row
   scored by the fold model that did not see it), unpenalised unless a prior was
   asked for, and measures the held-out metrics on them (the calibrator
@@ -38,6 +42,7 @@ from covid_risk.models._sample_size import max_cox_snell_r2, sample_size
 __all__ = [
     "CV_FOLDS",
     "MIN_CALIBRATION_EVENTS",
+    "ROUNDS_SCALE",
     "SMALL_COHORT_ROWS",
     "check_calibration_events",
     "check_not_constant",
@@ -51,8 +56,15 @@ SMALL_COHORT_ROWS: int = 2000
 MIN_CALIBRATION_EVENTS: int = 20
 """Fewest events and non-events a calibrator should be fitted on (else a warning)."""
 CV_FOLDS: int = 5
+ROUNDS_SCALE: float = 1.0
+"""Final rounds = best cross-validated rounds x this. Not the 5/4 of "more rows support more
+rounds": the calibrator is fitted on the out-of-fold scores of boosters of ``best`` rounds,
+and a final booster of 1.25 x ``best`` rounds spread its scores further than the calibrator
+saw (on 200 synthetic patients, test calibration slope 0.70 instead of 0.78; 0.76 vs 0.85
+with ``reg_lambda=0``)."""
 
-_DEFAULTS = {"min_child_samples": 100, "num_leaves": 8, "learning_rate": 0.05}
+_DEFAULTS = {"min_child_samples": 100, "num_leaves": 8, "learning_rate": 0.05,
+             "reg_lambda": 5.0}
 
 
 def small_cohort_settings(settings: Mapping[str, Any], n: int) -> dict[str, Any]:
@@ -72,6 +84,8 @@ def small_cohort_settings(settings: Mapping[str, Any], n: int) -> dict[str, Any]
         out["num_leaves"] = 4
     if settings.get("learning_rate") == _DEFAULTS["learning_rate"]:
         out["learning_rate"] = 0.03
+    if settings.get("reg_lambda") == _DEFAULTS["reg_lambda"]:
+        out["reg_lambda"] = 0.0
     return out
 
 
@@ -133,7 +147,7 @@ def train_cross_validated(
     oof = np.empty(y.size, dtype="float64")
     for booster, (_, test) in zip(cv_boosters.boosters, folds, strict=True):
         oof[test] = booster.predict(X[test], raw_score=True, num_iteration=best)
-    rounds = max(1, int(round(best * CV_FOLDS / (CV_FOLDS - 1))))
+    rounds = max(1, int(round(best * ROUNDS_SCALE)))
     final = lgb.train(params, lgb.Dataset(X, label=y, feature_name=feature_names,
                                           params={"max_bin": params["max_bin"]}),
                       num_boost_round=rounds)
