@@ -366,8 +366,7 @@ def recalibrate(
             "events": int(y.sum()),
             "before": calibration_summary(y, before[o][keep]),
             "after": calibration_summary(y, after[o][keep]),
-            "calibrator": calibrators[o].to_dict() if chosen[o] != "refit" or isinstance(
-                calibrators[o], SigmoidCalibrator) else {"method": calibrators[o].method},
+            "calibrator": calibrators[o].method,
         }
     metadata = copy.deepcopy(base.metadata_)
     metadata["recalibration"] = [*metadata.get("recalibration", []), record]
