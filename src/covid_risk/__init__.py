@@ -43,6 +43,8 @@ _EXPORTS: dict[str, str] = {
     "SCENARIOS": "covid_risk.synthetic",
     # models
     "train": "covid_risk.models",
+    "recalibrate": "covid_risk.models",
+    "sample_size": "covid_risk.models",
     "load": "covid_risk.models",
     "RiskModel": "covid_risk.models",
     "default_model": "covid_risk.models",

@@ -21,6 +21,7 @@ __all__ = [
     "NotAModelFileError",
     "NotFittedError",
     "Problem",
+    "SampleSizeWarning",
     "ValidationError",
 ]
 
@@ -120,3 +121,7 @@ class DataQualityWarning(UserWarning):
 
 class CalibrationWarning(UserWarning):
     """Calibration was fitted on too few events to be trusted."""
+
+
+class SampleSizeWarning(UserWarning):
+    """The training cohort is smaller than the minimum for its predictors and outcome rate."""

@@ -77,6 +77,8 @@ COMMANDS: tuple[Command, ...] = (
             "(exit 3 when a gate fails)", "covid_risk.cli.retrain"),
     Command("serve", "serve predictions over HTTP: JSON, FHIR R4, CDS Hooks and a calculator page",
             "covid_risk.cli.serve"),
+    Command("recalibrate", "update a model's calibration on local patients with outcomes",
+            "covid_risk.cli.recalibrate"),
 )
 """The subcommands, in the order ``--help`` lists them."""
 

@@ -388,6 +388,7 @@ def model_card(
         _training_data_section(meta, setting, outcomes),
         _development_section(model, meta),
         _performance_section(meta, evaluation, outcomes),
+        *_local_data_sections(meta),
         _fairness_section(),
         _limitations_section(setting),
         _open_science_section(meta),
@@ -906,3 +907,67 @@ def _html_table(df: pd.DataFrame) -> str:
         body.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
+
+
+# ---------------------------------------------------------------- local data (recalibration)
+def _local_data_sections(meta: Mapping) -> tuple[CardSection, ...]:
+    """Sections on the training sample size and any recalibration on local patients.
+
+    Empty for a model with neither record (the bundled models), so their cards are unchanged.
+    """
+    out: list[CardSection] = []
+    adequacy = meta.get("sample_size") if isinstance(meta, Mapping) else None
+    if isinstance(adequacy, Mapping) and adequacy:
+        rows = [{"outcome": o, **{k: v.get(k) for k in
+                                  ("n", "events", "required_n", "binding", "adequate")}}
+                for o, v in adequacy.items() if isinstance(v, Mapping)]
+        out.append(CardSection(
+            key="sample_size",
+            title="Sample size adequacy",
+            paragraphs=(
+                "Whether the training cohort meets the minimum sample size of Riley et al. "
+                "(2020, BMJ 368:m441) for the candidate predictor parameters and the outcome "
+                "rate: expected shrinkage >= 0.9, optimism in Nagelkerke R2 <= 0.05 and the "
+                "overall risk within 0.05. A cohort below the minimum gives a model that is "
+                "likely overfitted; prefer recalibrating an existing model.",
+            ),
+            table=pd.DataFrame(rows),
+        ))
+    updates = meta.get("recalibration") if isinstance(meta, Mapping) else None
+    if isinstance(updates, list) and updates:
+        rows = []
+        for i, update in enumerate(updates, 1):
+            if not isinstance(update, Mapping):
+                continue
+            for o, v in (update.get("outcomes") or {}).items():
+                if not isinstance(v, Mapping):
+                    continue
+                row = {"update": i, "outcome": o, "method": v.get("method"),
+                       "n": v.get("n"), "events": v.get("events")}
+                for when in ("before", "after"):
+                    m = v.get(when) or {}
+                    row[f"O/E {when}"] = _estimate_ci(m.get("oe"), m.get("oe_ci"))
+                    row[f"slope {when}"] = _estimate_ci(m.get("slope"), m.get("slope_ci"))
+                rows.append(row)
+        out.append(CardSection(
+            key="recalibration",
+            title="Recalibration on local patients",
+            paragraphs=(
+                "The trees were kept and each listed outcome's calibrator was updated on local "
+                "patients with known outcomes (model-updating ladder: intercept only, intercept "
+                "and slope, or a refit of the calibrator; Steyerberg, Clinical Prediction Models, "
+                "ch. 20). Observed/expected events and calibration slope on those patients, with "
+                "95% confidence intervals; 'after' is cross-fitted in 5 folds. Check calibration "
+                "again on later local patients.",
+            ),
+            table=pd.DataFrame(rows),
+        ))
+    return tuple(out)
+
+
+def _estimate_ci(value: Any, ci: Any) -> str:
+    if not _is_scalar(value) or value is None:
+        return "-"
+    if isinstance(ci, (list, tuple)) and len(ci) == 2:
+        return f"{float(value):.2f} ({float(ci[0]):.2f}-{float(ci[1]):.2f})"
+    return f"{float(value):.2f}"

@@ -34,6 +34,12 @@ _EXPORTS: dict[str, str] = {
     "read_manifest": "covid_risk.models._files",
     "RiskModel": "covid_risk.models._risk_model",
     "train": "covid_risk.models._train",
+    "RecalibrationError": "covid_risk.models._recalibrate",
+    "recalibrate": "covid_risk.models._recalibrate",
+    "SampleSize": "covid_risk.models._sample_size",
+    "cox_snell_r2_from_c": "covid_risk.models._sample_size",
+    "max_cox_snell_r2": "covid_risk.models._sample_size",
+    "sample_size": "covid_risk.models._sample_size",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -32,6 +32,10 @@ are measured on the calibration split with the calibrator cross-fitted in five
 folds, so no row is scored by a calibrator that saw it. Rows whose label for an
 outcome is missing are left out of that outcome only.
 
+Cohorts of fewer than 2,000 patients are not split three ways: see
+:mod:`covid_risk.models._small_cohort` (scaled settings, 5-fold cross-validated
+early stopping, calibration on out-of-fold scores).
+
 Default settings
 ----------------
 The defaults were chosen on synthetic cohorts (50,000 training and 50,000 test
@@ -81,6 +85,14 @@ from covid_risk.models._coherence import COHERENCE_RULES, apply_coherence
 from covid_risk.models._files import model_to_bytes, save_model
 from covid_risk.models._inputs import as_canonical, outcome_labels
 from covid_risk.models._lgbm import booster_params, train_booster
+from covid_risk.models._small_cohort import (
+    SMALL_COHORT_ROWS,
+    check_calibration_events,
+    check_not_constant,
+    sample_size_record,
+    small_cohort_settings,
+    train_cross_validated,
+)
 from covid_risk.models._view import MODEL_NAME
 from covid_risk.schema import OUTCOMES, SETTING_OUTCOMES, SETTINGS, schema_hash
 
@@ -385,6 +397,8 @@ class RiskModel(BaseEstimator):
         outcomes = self._check_settings()
         seed = self._training_seed()
         canonical, labels, X = self._prepare(cohort, outcomes)
+        if len(canonical) < SMALL_COHORT_ROWS:
+            return self._fit_small(cohort, canonical, labels, X, outcomes, seed)
         parts = self._split_rows(len(canonical), seed)
         for outcome in outcomes:
             y_o = labels[outcome]
@@ -399,8 +413,11 @@ class RiskModel(BaseEstimator):
         raw_cal = {o: boosters[o].predict(X[cal], raw_score=True, num_threads=self.n_jobs)
                    for o in outcomes}
         y_cal = {o: labels[o][cal] for o in outcomes}
+        check_not_constant(boosters, X[cal], len(canonical))
         calibrators, calibration_info = self._fit_calibrators(raw_cal, y_cal, seed)
+        check_calibration_events(calibration_info)
         metrics = self._held_out_metrics(raw_cal, y_cal, calibrators, seed)
+        adequacy = sample_size_record(labels, metrics, len(names), always=False)
         metadata = self._build_metadata(
             outcomes=outcomes,
             training=self._training_record(cohort, canonical, X, labels),
@@ -412,6 +429,80 @@ class RiskModel(BaseEstimator):
             calibration_info=calibration_info,
             metrics=metrics,
         )
+        if adequacy is not None:
+            metadata["sample_size"] = adequacy
+        return self._set_fitted(
+            outcomes=outcomes, boosters=boosters, calibrators=calibrators,
+            feature_names=names, metadata=metadata,
+        )
+
+    def _fit_small(
+        self, cohort: Any, canonical: pd.DataFrame, labels: dict[str, np.ndarray],
+        X: np.ndarray, outcomes: tuple[str, ...], seed: int,
+    ) -> RiskModel:
+        """Fit on fewer than ``SMALL_COHORT_ROWS`` rows (:mod:`~covid_risk.models._small_cohort`).
+
+        Settings still at their defaults are scaled to the data; the rounds are
+        chosen by 5-fold cross-validation, the final trees boosted on all rows (as many) and
+        the calibrator fitted on the out-of-fold raw log-odds of all rows.
+        """
+        n = len(canonical)
+        adapted = small_cohort_settings(self.get_params(), n)
+        names = list(feature_names(self.setting))
+        for outcome in outcomes:
+            y_o = labels[outcome]
+            self._check_classes(outcome, {"cohort": (int(np.count_nonzero(~np.isnan(y_o))),
+                                                     float(np.nansum(y_o)))})
+        original = {k: v for k, v in self.get_params().items() if k in adapted}
+        scaled = self.set_params(**adapted)
+        try:
+            boosters, best, n_trees, oof = {}, {}, {}, {}
+            for outcome in outcomes:
+                y_o = labels[outcome]
+                rows = np.flatnonzero(~np.isnan(y_o))
+                boosters[outcome], best[outcome], n_trees[outcome], scores = (
+                    train_cross_validated(
+                        X[rows], y_o[rows], params=scaled._booster_params(outcome, seed),
+                        feature_names=names, n_estimators=self.n_estimators,
+                        early_stopping_rounds=self.early_stopping_rounds, seed=seed,
+                    ))
+                full = boosters[outcome].predict(X, raw_score=True, num_threads=self.n_jobs)
+                full[rows] = scores
+                oof[outcome] = full
+        finally:
+            self.set_params(**original)
+        check_not_constant(boosters, X, n)
+        prior = self.calibration_prior_sd
+        if prior == DEFAULT_PRIOR_SD:
+            self.calibration_prior_sd = None
+        try:
+            calibrators, calibration_info = self._fit_calibrators(oof, labels, seed)
+            check_calibration_events(calibration_info, stacklevel=5)
+            metrics = self._held_out_metrics(oof, labels, calibrators, seed)
+        finally:
+            self.calibration_prior_sd = prior
+        adequacy = sample_size_record(labels, metrics, len(names), always=True, stacklevel=5)
+        metadata = self._build_metadata(
+            outcomes=outcomes,
+            training=self._training_record(cohort, canonical, X, labels),
+            cohort=canonical,
+            seed=seed,
+            splits={"cross_validation": n},
+            best=best,
+            n_trees=n_trees,
+            calibration_info=calibration_info,
+            metrics=metrics,
+        )
+        metadata["metrics_split"] = (
+            "out-of-fold (5-fold cross-validation; calibrator cross-fitted in 5 folds)")
+        metadata["small_cohort"] = {
+            "rows": n, "below": SMALL_COHORT_ROWS, "settings": adapted, "defaults": original,
+            "rounds": "5-fold cross-validated early stopping; final trees on all rows for "
+                      "the best rounds",
+            "calibration": "fitted on out-of-fold raw log-odds of all rows"
+                           + (", unpenalised" if prior == DEFAULT_PRIOR_SD else ""),
+        }
+        metadata["sample_size"] = adequacy
         return self._set_fitted(
             outcomes=outcomes, boosters=boosters, calibrators=calibrators,
             feature_names=names, metadata=metadata,

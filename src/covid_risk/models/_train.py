@@ -56,6 +56,19 @@ def train(
         Fitted; ``metadata_`` records the split sizes, calibration choices and
         held-out metrics.
 
+    Notes
+    -----
+    Below 2,000 patients (:data:`covid_risk.models._small_cohort.SMALL_COHORT_ROWS`)
+    the settings still at their defaults are scaled to the data and the rounds and
+    calibration come from 5-fold cross-validation instead of thin splits
+    (``metadata_["small_cohort"]``). A booster that made no split is an error. The
+    cohort is checked against the minimum sample size of Riley et al. (2020) for
+    its predictors and outcome rates (:func:`covid_risk.sample_size`): a
+    :class:`~covid_risk.exceptions.SampleSizeWarning` and ``metadata_["sample_size"]``
+    when it falls short (recorded for every small cohort). With a cohort of a few
+    hundred patients, :func:`covid_risk.recalibrate` of the bundled model is usually
+    the better choice.
+
     Examples
     --------
     >>> import covid_risk as cr  # doctest: +SKIP
