@@ -412,9 +412,9 @@ def parse_booster_text(
         block = lines[i : i + block_lines]
         if len(block) != block_lines or block[0] != f"Tree={index}" or block[-2:] != ["", ""]:
             raise _fail(f"has no well-formed block for tree {index} of {len(sizes)} (line {i + 1})")
+        max_leaves = max(max_leaves, _tree(block[1:-2], index, n_features))
         if sum(len(line) + 1 for line in block) != size:
             raise _fail(f"has a tree {index} whose size differs from its tree_sizes entry {size}")
-        max_leaves = max(max_leaves, _tree(block[1:-2], index, n_features))
         i += block_lines
     if i >= len(lines) or lines[i] != "end of trees":
         got = lines[i][:60] if i < len(lines) else "the end"
