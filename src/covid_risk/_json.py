@@ -59,16 +59,18 @@ def to_jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-def _number_hook(kind: str, errors: list[str]):
+def _number_hook(kind: str, errors: list[str], finite: bool):
     def hook(text: str) -> Any:
         if len(text) > MAX_JSON_NUMBER_CHARS:
             errors.append(f"a number of {len(text)} characters (at most {MAX_JSON_NUMBER_CHARS})")
             return None
+        if kind == "constant" and not finite:
+            return float(text)
         if kind == "constant":
             errors.append(f"the non-finite number {text} (only finite numbers are allowed)")
             return None
         value = int(text) if kind == "int" else float(text)
-        if kind == "float" and not math.isfinite(value):
+        if kind == "float" and finite and not math.isfinite(value):
             errors.append(f"the number {text}, which overflows to infinity")
             return None
         return value
@@ -76,7 +78,9 @@ def _number_hook(kind: str, errors: list[str]):
     return hook
 
 
-def bounded_loads(data: str | bytes, where: str, error: type[Exception]) -> Any:
+def bounded_loads(
+    data: str | bytes, where: str, error: type[Exception], *, finite: bool = True
+) -> Any:
     """Parse JSON with bounded nesting and number size, raising ``error`` on any problem.
 
     Parameters
@@ -87,6 +91,9 @@ def bounded_loads(data: str | bytes, where: str, error: type[Exception]) -> Any:
         What is being read, for the message (for example ``"'m.crmodel': the manifest"``).
     error : type of Exception
         The exception class to raise (one of covid_risk's own).
+    finite : bool, default=True
+        Refuse ``NaN``, ``Infinity`` and numbers that overflow; ``False`` reads them
+        as floats (for patient records, where validation judges them).
 
     Returns
     -------
@@ -124,9 +131,9 @@ def bounded_loads(data: str | bytes, where: str, error: type[Exception]) -> Any:
     try:
         value = json.loads(
             text,
-            parse_int=_number_hook("int", errors),
-            parse_float=_number_hook("float", errors),
-            parse_constant=_number_hook("constant", errors),
+            parse_int=_number_hook("int", errors, finite),
+            parse_float=_number_hook("float", errors, finite),
+            parse_constant=_number_hook("constant", errors, finite),
         )
     except (ValueError, RecursionError) as exc:
         raise error(f"{where} is not valid JSON ({str(exc)[:200]}).") from None
