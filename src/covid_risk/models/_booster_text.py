@@ -85,8 +85,9 @@ MAX_ABS_LEAF_VALUE: float = 1e3
 With :data:`MAX_TREES` trees the raw score stays below 1e7, so it can never
 overflow to an infinity (whose sum with the opposite infinity would be NaN)."""
 
-MAX_TOKEN_CHARS: int = 64
-"""Longest number token (LightGBM writes at most about 25 characters)."""
+MAX_TOKEN_CHARS: int = 68
+"""Longest number token: at most 30 digits before and after the point and a 4-digit
+exponent (LightGBM writes at most about 25 characters)."""
 
 MAX_TAIL_LINES: int = 2_000
 """Most lines after ``end of trees`` (feature importances and parameters; about 150)."""
@@ -127,8 +128,12 @@ _TREE_KEYS = (
     "is_linear",
     "shrinkage",
 )
-_INT = re.compile(r"-?[0-9]{1,10}")
-_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,4})?")
+_INT_TOKEN = r"-?[0-9]{1,10}"
+_FLOAT_TOKEN = r"[-+]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][-+]?[0-9]{1,4})?"
+_INT = re.compile(_INT_TOKEN)
+_FLOAT = re.compile(_FLOAT_TOKEN)
+_INT_LIST = re.compile(rf"{_INT_TOKEN}(?: {_INT_TOKEN})*")
+_FLOAT_LIST = re.compile(rf"{_FLOAT_TOKEN}(?: {_FLOAT_TOKEN})*")
 _NAME = re.compile(r"[A-Za-z0-9_]{1,200}")
 _INFO = re.compile(r"none|\[([^:\]]{1,64}):([^:\]]{1,64})\]")
 _IMPORTANCE = re.compile(r"[A-Za-z0-9_]{1,200}=[0-9]{1,12}")
@@ -166,33 +171,36 @@ def _fail(message: str) -> BoosterTextError:
     return BoosterTextError(message)
 
 
-def _ints(value: str, what: str, count: int | tuple[int, ...]) -> list[int]:
-    tokens = value.split(" ") if value else []
+def _count(value: str, what: str, count: int | tuple[int, ...]) -> None:
+    n = value.count(" ") + 1 if value else 0
     counts = count if isinstance(count, tuple) else (count,)
-    if len(tokens) not in counts:
+    if n not in counts:
         allowed = " or ".join(str(c) for c in counts)
-        raise _fail(f"{what} has {len(tokens)} values; {allowed} allowed")
-    for tok in tokens:
-        if not _INT.fullmatch(tok):
-            raise _fail(f"{what} holds {tok[:40]!r}, not an integer")
-    return [int(tok) for tok in tokens]
+        raise _fail(f"{what} has {n} values; {allowed} allowed")
+
+
+def _ints(value: str, what: str, count: int | tuple[int, ...]) -> list[int]:
+    _count(value, what, count)
+    if not value:
+        return []
+    if not _INT_LIST.fullmatch(value):  # one regex per line; name the token only on failure
+        bad = next((t for t in value.split(" ") if not _INT.fullmatch(t)), value)
+        raise _fail(f"{what} holds {bad[:40]!r}, not an integer")
+    return list(map(int, value.split(" ")))
 
 
 def _floats(value: str, what: str, count: int | tuple[int, ...]) -> list[float]:
-    tokens = value.split(" ") if value else []
-    counts = count if isinstance(count, tuple) else (count,)
-    if len(tokens) not in counts:
-        allowed = " or ".join(str(c) for c in counts)
-        raise _fail(f"{what} has {len(tokens)} values; {allowed} allowed")
-    out = []
-    for tok in tokens:
-        if len(tok) > MAX_TOKEN_CHARS or not _FLOAT.fullmatch(tok):
-            raise _fail(f"{what} holds {tok[:40]!r}, not a finite decimal number")
-        number = float(tok)
-        if not math.isfinite(number):
-            raise _fail(f"{what} holds {tok[:40]!r}, which is not finite")
-        out.append(number)
-    return out
+    _count(value, what, count)
+    if not value:
+        return []
+    if not _FLOAT_LIST.fullmatch(value):
+        bad = next((t for t in value.split(" ") if not _FLOAT.fullmatch(t)), value)
+        raise _fail(f"{what} holds {bad[:40]!r}, not a finite decimal number")
+    numbers = list(map(float, value.split(" ")))
+    if any(map(math.isinf, numbers)):  # the grammar has no nan or inf: only overflow
+        bad = value.split(" ")[list(map(math.isinf, numbers)).index(True)]
+        raise _fail(f"{what} holds {bad[:40]!r}, which is not finite")
+    return numbers
 
 
 def _one_int(value: str, what: str, low: int, high: int) -> int:
