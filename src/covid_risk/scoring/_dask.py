@@ -232,10 +232,10 @@ def score_dask(
     blob = resolved.to_bytes(hmac_key=b"")
     digest = hashlib.sha256(blob).hexdigest()
 
-    for path in (dst, rejects):
+    parts = rejects.with_name(rejects.name + ".parts")
+    for path in (dst, rejects, parts):  # the work folder of a killed run is ours too
         remove_stale_temps(path)
-    tmp_out, tmp_rej, work = temp_path(dst), temp_path(rejects), temp_path(rejects.with_name(
-        rejects.name + ".parts"))
+    tmp_out, tmp_rej, work = temp_path(dst), temp_path(rejects), temp_path(parts)
     from covid_risk.progress import stage
 
     width = max(5, len(str(len(pieces))))
