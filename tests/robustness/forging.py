@@ -169,7 +169,7 @@ def _booster_edit(text: str, rng: random.Random, kind: str) -> tuple[str, str]:
 
 
 KINDS = ("digit", "char", "tree_number", "header_number", "structure", "calibrator",
-         "json_part", "manifest", "huge")
+         "json_part", "manifest", "huge", "parameter")
 
 
 def forged_case(base: bytes, index: int) -> tuple[str, bytes]:
@@ -178,10 +178,24 @@ def forged_case(base: bytes, index: int) -> tuple[str, bytes]:
     manifest, _, parts = split(base)
     boosters = sorted(n for n in parts if n.startswith("boosters/"))
     # mostly booster edits, as in the red-team report; a few of every other kind
-    weights = (22, 10, 22, 8, 22, 6, 4, 4, 2)
+    weights = (22, 10, 22, 8, 22, 6, 4, 4, 2, 4)
     kind = rng.choices(KINDS, weights=weights)[0]
-    if kind == "huge" and index % 250 != 7:  # only a handful of huge cases
+    if kind == "huge":  # only a handful of huge cases, at fixed numbers
         kind = "digit"
+    if index % 250 == 7:
+        kind = "huge"
+    if kind == "parameter":  # the parameters block: LightGBM re-reads it on load
+        name = rng.choice(boosters)
+        text = parts[name].decode()
+        lines = text.split("\n")
+        where = [i for i, line in enumerate(lines) if line.startswith("[") and ": " in line]
+        i = rng.choice(where)
+        key = lines[i][1:].partition(": ")[0]
+        value = rng.choice(["0", "-1", "99999999999999999999", "100000000", "x", "", "1e10",
+                            "regression", "gpu", "dart", "nan", "inf", "1,2,3", "-0.5"])
+        lines[i] = f"[{key}: {value}]"
+        return f"parameter {name}: {key} -> {value}", forge(
+            base, parts={name: "\n".join(lines).encode()})
     if kind in ("digit", "char", "tree_number", "header_number", "structure"):
         name = rng.choice(boosters)
         text, what = _booster_edit(parts[name].decode(), rng, kind)
@@ -213,18 +227,15 @@ def forged_case(base: bytes, index: int) -> tuple[str, bytes]:
         value = rng.choice(['["admission"]', '{"a": 1}', "null", "1" * 5000, "NaN", "[[]]",
                             '"admission"', "[" * 100_000 + "]" * 100_000, "true", "-1"])
 
-        def keep(m: dict) -> None:
-            pass
-
-        body = forge(base, edit_manifest=keep)
-        text = json.dumps({**split(body)[0], key: "@@"}, sort_keys=True, indent=1)
+        text = json.dumps({**manifest, key: "@@"}, sort_keys=True, indent=1)
         text = text.replace('"@@"', value) + "\n"
         return f"manifest {key} -> {value[:20]}", forge(base, manifest_text=text.encode())
     # huge: a junk line of 150 MB (or 40 MB, within the size limit) inside a booster
     name = rng.choice(boosters)
-    size = 150_000_000 if index % 500 == 7 else 40_000_000
-    text = parts[name].decode()
-    at = text.find("\nTree=1\n")
-    junk = "leaf_value=" + "1" * size
-    forged = (text[: at + 1] + junk + "\n" + text[at + 1 :]).encode()
+    size = 150_000_000 if index == 7 else 40_000_000  # one 150 MB case (memory)
+    part = parts[name]
+    at = part.find(b"\nTree=1\n") + 1
+    # bytes, joined once: the peak is about twice the junk, not six times
+    forged = b"".join([part[:at], b"leaf_value=", b"1" * size, b"\n", part[at:]])
+    del parts
     return f"huge {name}: a junk line of {size} bytes", forge(base, parts={name: forged})

@@ -50,7 +50,7 @@ _CHILD = textwrap.dedent(
     patients = make_cohort(40, setting="admission", random_state=5)
     for index in range(int(sys.argv[3]), int(sys.argv[4])):
         print(f"@@START {index}", flush=True)
-        _, data = forging.forged_case(base, index)
+        what, data = forging.forged_case(base, index)
         try:
             model = load_bytes(data, hmac_key=b"")
         except CovidRiskError:
@@ -73,10 +73,14 @@ _CHILD = textwrap.dedent(
             except Exception as exc:
                 outcome = f"foreign-at-predict:{type(exc).__name__}:{str(exc)[:80]}"
         del data
-        print(f"@@RESULT {index} {outcome}", flush=True)
+        print(f"@@RESULT {index} {what.split()[0]} {outcome}", flush=True)
     print("@@DONE", flush=True)
     """
 )
+
+
+kinds: dict[int, str] = {}
+"""Case -> kind of edit, as the children report them."""
 
 
 def _run(base: Path, start: int, stop: int) -> tuple[dict[int, str], int | None, str]:
@@ -107,8 +111,9 @@ def _run(base: Path, start: int, stop: int) -> tuple[dict[int, str], int | None,
             if line.startswith("@@START "):
                 current, started_at = int(line.split()[1]), time.monotonic()
             elif line.startswith("@@RESULT "):
-                _, index, outcome = line.rstrip("\n").split(" ", 2)
+                _, index, kind, outcome = line.rstrip("\n").split(" ", 3)
                 results[int(index)] = outcome
+                kinds[int(index)] = kind
                 current = None
                 started_at = time.monotonic()
             elif line.startswith("@@DONE"):
@@ -148,7 +153,9 @@ def test_forged_model_files_never_crash_hang_or_predict_nan(admission_file):
         for part in pool.map(lambda r: _shard(base, *r), [(0, half), (half, N_CASES)]):
             outcomes.update(part)
     counts = collections.Counter(o.split(":")[0].split(" ")[0] for o in outcomes.values())
-    print(f"\nforged model files: {dict(counts)}")
+    by_kind = collections.Counter((kinds.get(i, "?"), o.split(":")[0].split(" ")[0])
+                                  for i, o in outcomes.items())
+    print(f"\nforged model files: {dict(counts)}; by kind: {dict(sorted(by_kind.items()))}")
     bad = {i: o for i, o in outcomes.items() if o not in ("refused", "finite")}
     described = {i: (forged_case(base.read_bytes(), i)[0], o) for i, o in list(bad.items())[:10]}
     assert len(outcomes) == N_CASES

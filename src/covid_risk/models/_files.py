@@ -252,8 +252,10 @@ def _foreign(data: bytes, source: str) -> NotAModelFileError:
     )
 
 
-def split_file(data: bytes, source: str, hmac_key: str | bytes | None) -> tuple[dict, bytes]:
-    """Verify magic, header, manifest hash and signature; return (manifest, payload)."""
+def split_file(
+    data: bytes, source: str, hmac_key: str | bytes | None
+) -> tuple[dict, memoryview]:
+    """Verify magic, header, manifest hash and signature; return (manifest, payload view)."""
     if not data.startswith(MAGIC):
         if MAGIC.startswith(data) and data:
             raise ModelIntegrityError(f"{source} is truncated: it ends inside the signature.")
@@ -304,7 +306,7 @@ def split_file(data: bytes, source: str, hmac_key: str | bytes | None) -> tuple[
         state = ("says it is signed but has no signature" if signature == _UNSIGNED
                  else "says it is unsigned but its signature slot is not empty")
         raise ModelIntegrityError(f"{source} has been changed or corrupted: it {state}.")
-    return manifest, data[end:]
+    return manifest, memoryview(data)[end:]  # no copy: parts are sliced and hashed in place
 
 
 _MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
@@ -401,7 +403,7 @@ def check_manifest(manifest: dict, source: str) -> None:
         )
 
 
-def check_parts(manifest: dict, payload: bytes, source: str) -> dict[str, bytes]:
+def check_parts(manifest: dict, payload: bytes | memoryview, source: str) -> dict[str, bytes]:
     outcomes = manifest.get("outcomes")
     entries = manifest.get("parts")
     if not isinstance(outcomes, list) or not isinstance(entries, list) or not outcomes:
@@ -444,7 +446,7 @@ def check_parts(manifest: dict, payload: bytes, source: str) -> dict[str, bytes]
                 f"{source}: part {name!r} does not match its SHA-256 in the manifest; the file "
                 "was changed, corrupted or its parts were rearranged."
             )
-        parts[name] = data
+        parts[name] = bytes(data)
     return parts
 
 
