@@ -160,7 +160,7 @@ def test_risk_bands_live_in_labels_and_api_reexports_them():
     assert covid_risk.risk_band is labels.risk_band
     p = np.array([0.0, 0.0299, 0.03, 0.1499, 0.15, 0.4999, 0.5, 1.0, np.nan])
     want = ["low", "low", "intermediate", "intermediate", "high", "high", "very high",
-            "very high", "very high"]
+            "very high", "unknown"]  # NaN is never shown as a real band
     assert risk_bands(p).tolist() == want
     assert [risk_band(x) for x in p] == want
     assert risk_bands(p.reshape(3, 3)).shape == (3, 3)

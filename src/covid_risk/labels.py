@@ -43,6 +43,7 @@ from covid_risk.schema import FIELDS, Field
 __all__ = [
     "DERIVED",
     "RISK_BANDS",
+    "UNKNOWN_BAND",
     "FeatureInfo",
     "category_text",
     "describe",
@@ -74,24 +75,31 @@ _BAND_NAMES = np.array([name for name, _ in RISK_BANDS], dtype=object)
 _BAND_UPPER = np.array([upper for _, upper in RISK_BANDS], dtype="float64")
 
 
+UNKNOWN_BAND = "unknown"
+"""The band of a NaN probability (which a verified model never gives)."""
+
+
 def risk_band(probability: float) -> str:
     """Return the risk band of a probability (see :data:`RISK_BANDS`).
 
     Parameters
     ----------
     probability : float
-        A probability in [0, 1]. NaN falls in the last band.
+        A probability in [0, 1].
 
     Returns
     -------
     str
-        The band's name.
+        The band's name; :data:`UNKNOWN_BAND` for NaN (never a real band: a NaN
+        risk must not read as "very high" or any other level).
 
     Examples
     --------
     >>> risk_band(0.01), risk_band(0.03), risk_band(0.2), risk_band(0.5)
     ('low', 'intermediate', 'high', 'very high')
     """
+    if probability != probability:
+        return UNKNOWN_BAND
     for name, upper in RISK_BANDS:
         if probability < upper:
             return name
@@ -104,7 +112,7 @@ def risk_bands(probabilities: Any) -> np.ndarray:
     Parameters
     ----------
     probabilities : array-like of float
-        Probabilities (NaN falls in the last band, as in :func:`risk_band`).
+        Probabilities (NaN gives :data:`UNKNOWN_BAND`, as in :func:`risk_band`).
 
     Returns
     -------
@@ -118,7 +126,11 @@ def risk_bands(probabilities: Any) -> np.ndarray:
     """
     p = np.asarray(probabilities, dtype="float64")
     idx = np.searchsorted(_BAND_UPPER, p, side="right")
-    return _BAND_NAMES[np.minimum(idx, len(_BAND_NAMES) - 1)]
+    bands = _BAND_NAMES[np.minimum(idx, len(_BAND_NAMES) - 1)]
+    nan = np.isnan(p)
+    if nan.any():
+        bands = np.where(nan, UNKNOWN_BAND, bands).astype(object)
+    return bands
 
 
 NOT_RECORDED = "not recorded"

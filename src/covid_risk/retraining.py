@@ -76,7 +76,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from covid_risk._json import to_jsonable
+from covid_risk._json import bounded_loads, to_jsonable
 from covid_risk.exceptions import CovidRiskError
 from covid_risk.schema import OUTCOMES, SETTING_OUTCOMES, SETTINGS
 
@@ -316,10 +316,8 @@ def load_gates(config: Any = None) -> GateConfig:
         raise RetrainError(f"Gates config {str(path)!r} does not exist; give a JSON file (see "
                            "covid_risk/data/retrain_gates.json for the format) or omit it for "
                            "the packaged defaults.")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RetrainError(f"Gates config {str(path)!r} is not valid JSON: {exc}.") from None
+    # bounded depth and number size: a hostile file is a RetrainError, not a RecursionError
+    doc = bounded_loads(path.read_bytes(), f"Gates config {str(path)!r}", RetrainError)
     return _parse_config(doc, path.name)
 
 

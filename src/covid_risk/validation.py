@@ -398,10 +398,13 @@ def _parse_number(v: Any) -> tuple[float, int]:
         except (ValueError, OverflowError):
             return math.nan, _NOT_NUMBER
         return (math.nan, _NOT_NUMBER) if x != x else (x, _OK)
+    if isinstance(v, Decimal) and v.is_nan():
+        # a quiet NaN is missing, as float NaN is; a signalling NaN is not a number
+        return (math.nan, _NOT_NUMBER) if v.is_snan() else (math.nan, _OK)
     if isinstance(v, (numbers.Real, np.integer, np.floating, Decimal)):
         try:
             x = float(v)
-        except (OverflowError, ValueError):
+        except (OverflowError, ValueError, ArithmeticError):
             return math.nan, _OUT_OF_RANGE
         return (math.nan, _OK) if x != x else (x, _OK)
     if isinstance(v, _NESTED_TYPES):
@@ -424,11 +427,17 @@ def _parse_bool(v: Any) -> tuple[float, int]:
         if s in MISSING_TOKENS:
             return math.nan, _OK
         return math.nan, _BAD_BOOL
+    if isinstance(v, Decimal) and v.is_nan():
+        # comparing a signalling NaN raises decimal.InvalidOperation: judge it first
+        return (math.nan, _BAD_BOOL) if v.is_snan() else (math.nan, _OK)
     if isinstance(v, (numbers.Real, np.integer, np.floating, Decimal)):
-        if v == 1:
-            return 1.0, _OK
-        if v == 0:
-            return 0.0, _OK
+        try:
+            if v == 1:
+                return 1.0, _OK
+            if v == 0:
+                return 0.0, _OK
+        except (ArithmeticError, TypeError, ValueError):  # pragma: no cover - exotic Reals
+            pass
         return math.nan, _BAD_BOOL
     if isinstance(v, _NESTED_TYPES):
         return math.nan, _NESTED
@@ -661,6 +670,14 @@ def _parse_series(s: pd.Series, f: Field) -> tuple[np.ndarray, np.ndarray]:
             bad = present & (vals != 0.0) & (vals != 1.0)
             return np.where(bad, math.nan, vals), np.where(bad, _BAD_BOOL, _OK).astype(np.int8)
         return np.full(n, math.nan), np.where(present, _BAD_CATEGORY, _OK).astype(np.int8)
+    if is_complex_dtype(dtype):
+        # One complex cell makes pandas store the whole column as complex (a blank
+        # cell becomes nan+0j): judge each cell by itself, so a real value or a blank
+        # elsewhere passes as it would alone and only cells with an imaginary part fail.
+        z = s.to_numpy()
+        real = z.imag == 0
+        cells = np.where(real, z.real.astype(object), z.astype(object))
+        return _parse_objects(cells, f)
     if isinstance(dtype, pd.StringDtype):
         # Only strings and missing values: parse each distinct string once.
         codes_u, uniques = pd.factorize(s)

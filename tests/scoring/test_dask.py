@@ -90,9 +90,9 @@ def test_dask_scores_equal_local_scores_exactly(client, model, dataset, tmp_path
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert pq.read_schema(sorted((tmp_path / "dask.parquet").iterdir())[0]) == pq.read_schema(
         tmp_path / "local.parquet")
-    assert (tmp_path / "dask.rejects.csv").read_bytes() == (
-        tmp_path / "local.rejects.csv").read_bytes()
-    rejects = pd.read_csv(tmp_path / "dask.rejects.csv")
+    assert (tmp_path / "dask.parquet.rejects.csv").read_bytes() == (
+        tmp_path / "local.parquet.rejects.csv").read_bytes()
+    rejects = pd.read_csv(tmp_path / "dask.parquet.rejects.csv")
     assert rejects["row"].tolist()[:1] == [5] and 1700 in rejects["row"].tolist()
     assert (dask.rows_read, dask.rows_scored, dask.rows_rejected) == (
         local.rows_read, local.rows_scored, local.rows_rejected)
@@ -100,7 +100,8 @@ def test_dask_scores_equal_local_scores_exactly(client, model, dataset, tmp_path
     assert dask.chunks == 10  # row groups 350, 350 | 350, 250 | 350, 150 cut at 256 rows
     assert dask.engine == "dask" and "partitions" in repr(dask)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["dask.parquet", "dask.rejects.csv", "local.parquet", "local.rejects.csv"]
+    assert names == ["dask.parquet", "dask.parquet.rejects.csv", "local.parquet",
+                     "local.parquet.rejects.csv"]
 
 
 def test_dask_rerun_replaces_the_result_folder(client, model, dataset, tmp_path):

@@ -118,7 +118,7 @@ def test_every_planted_row_is_rejected_with_its_reason(model, files, reference, 
     assert set(BAD) <= set(bad)
     report = _quiet_score(files / "patients.parquet", tmp_path / "r.parquet", model=model,
                           chunk_rows=300, id_column="patient_id")
-    assert report.rejects == str(tmp_path / "r.rejects.csv")
+    assert report.rejects == str(tmp_path / "r.parquet.rejects.csv")
     rejects = pd.read_csv(report.rejects)
     assert rejects["row"].tolist() == bad
     assert rejects["patient_id"].tolist() == bad  # make_cohort ids are 0..n-1
@@ -153,7 +153,8 @@ def test_chunk_size_does_not_change_the_output(model, files, tmp_path):
                      chunk_rows=10_000)
     assert (a.chunks, b.chunks) == (math.ceil(N / 97), 1)
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
-    assert (tmp_path / "a.rejects.csv").read_bytes() == (tmp_path / "b.rejects.csv").read_bytes()
+    assert ((tmp_path / "a.csv.rejects.csv").read_bytes()
+            == (tmp_path / "b.csv.rejects.csv").read_bytes())
 
 
 def test_csv_text_in_numeric_columns_is_judged_cell_by_cell(model, patients, tmp_path):
@@ -167,8 +168,9 @@ def test_csv_text_in_numeric_columns_is_judged_cell_by_cell(model, patients, tmp
     a = _quiet_score(tmp_path / "text.csv", tmp_path / "a.csv", model=model, chunk_rows=7)
     b = _quiet_score(tmp_path / "text.csv", tmp_path / "b.csv", model=model, chunk_rows=1000)
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
-    assert (tmp_path / "a.rejects.csv").read_bytes() == (tmp_path / "b.rejects.csv").read_bytes()
-    rejects = pd.read_csv(tmp_path / "a.rejects.csv", dtype=str, keep_default_na=False)
+    assert ((tmp_path / "a.csv.rejects.csv").read_bytes()
+            == (tmp_path / "b.csv.rejects.csv").read_bytes())
+    rejects = pd.read_csv(tmp_path / "a.csv.rejects.csv", dtype=str, keep_default_na=False)
     by_row = rejects.set_index("row")
     assert by_row.loc["50", "crp"] == "1,250" and by_row.loc["300", "gcs"] == "fifteen"
     assert "51" not in by_row.index
@@ -262,7 +264,7 @@ def test_killed_run_leaves_nothing_complete_and_a_rerun_is_correct(model, admiss
     report = _quiet_score(files / "patients.parquet", dst, model=model, chunk_rows=100,
                           id_column="patient_id")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["killed.parquet",
-                                                          "killed.rejects.csv"]
+                                                          "killed.parquet.rejects.csv"]
     out = pd.read_parquet(dst)
     assert report.rows_read == N
     np.testing.assert_array_equal(out["deterioration"].to_numpy(),
@@ -366,16 +368,23 @@ def test_rechunk_gives_exact_chunk_sizes_across_batches():
 
 
 def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
-    """A .tmp- file of a process that no longer exists is removed; one of ours is kept."""
+    """Our temp file of a process that no longer exists is removed; a live one is kept, and
+    a user's file merely named like a temp file (no valid check digits) is never touched."""
     dst = tmp_path / "x.parquet"
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
-    dead = tmp_path / f"x.parquet.tmp-{int(proc.stdout)}-abcd1234"
+    dead = temp_path(dst, pid=int(proc.stdout))
     dead.write_text("partial")
     mine = temp_path(dst)
     mine.write_text("in progress")
+    users = [tmp_path / f"x.parquet.tmp-{int(proc.stdout)}-abcd1234",
+             tmp_path / "x.parquet.tmp-999999-abc",
+             dead.with_name(dead.name[:-1] + ("0" if dead.name[-1] != "0" else "1"))]
+    for path in users:
+        path.write_text("a user's file")
     assert remove_stale_temps(dst) == [dead]
     assert mine.exists() and not dead.exists()
+    assert all(path.exists() for path in users)
 
 
 def test_report_repr_summary_and_dict(model, files, tmp_path):

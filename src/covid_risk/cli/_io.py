@@ -19,6 +19,8 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from covid_risk._json import bounded_loads
+
 __all__ = [
     "CliError",
     "TABLE_SUFFIXES",
@@ -137,6 +139,10 @@ class TableWriter:
     target : str, Path or text stream
         File to write (format from its extension) or an open text stream, which
         receives CSV.
+    spreadsheet_safe : bool, default=False
+        In CSV, prefix ``'`` to text cells that start with ``=``, ``+``, ``-``,
+        ``@``, a tab or a carriage return, so spreadsheets do not run them as
+        formulas (see :func:`covid_risk.scoring._chunks.neutralise_formulas`).
 
     Examples
     --------
@@ -149,8 +155,9 @@ class TableWriter:
     ['a', '1', '2']
     """
 
-    def __init__(self, target: str | Path | IO[str]) -> None:
+    def __init__(self, target: str | Path | IO[str], *, spreadsheet_safe: bool = False) -> None:
         self.target = target
+        self.spreadsheet_safe = spreadsheet_safe
         self.rows = 0
         self._stream = not isinstance(target, (str, Path))
         self.format = "csv" if self._stream else table_format(target)  # type: ignore[arg-type]
@@ -174,6 +181,14 @@ class TableWriter:
         """Append the rows of ``df`` (same columns for every chunk)."""
         self.rows += len(df)
         if self.format == "csv":
+            if self.spreadsheet_safe:
+                from covid_risk.scoring._chunks import neutralise_formulas
+
+                df = df.copy()
+                df.columns = neutralise_formulas(pd.Series(df.columns, dtype=object)).tolist()
+                for name in df.columns:
+                    if df[name].dtype == object or isinstance(df[name].dtype, pd.StringDtype):
+                        df[name] = neutralise_formulas(df[name].astype(object))
             header = not self._header_written
             if self._stream:
                 df.to_csv(self.target, index=False, header=header)
@@ -256,11 +271,18 @@ def read_json(stream: IO[str] | None = None) -> Any:
             "(an object) or a JSON list of patients on standard input"
         )
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliError(
-            f"standard input is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        return bounded_loads(text, "standard input", CliError, finite=False)
+    except CliError as exc:
+        try:  # name the line and column of a syntax error, as json does
+            json.loads(text)
+        except json.JSONDecodeError as syntax:
+            raise CliError(
+                f"standard input is not valid JSON: {syntax.msg} at line {syntax.lineno} "
+                f"column {syntax.colno}"
+            ) from None
+        except (ValueError, RecursionError):
+            pass
+        raise exc from None
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -62,6 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id", metavar="COLUMN", dest="id_column",
                         help="copy this input column (e.g. a patient identifier) to the output "
                         "(default: patient_id when the file has one)")
+    parser.add_argument("--no-spreadsheet-safe", dest="spreadsheet_safe",
+                        action="store_false",
+                        help="write CSV text exactly as read; by default a text cell starting "
+                        "with =, +, -, @, a tab or a carriage return gets a leading ' so that "
+                        "spreadsheets do not run it as a formula (CSV injection)")
     add_mapping_options(parser)
 
 
@@ -163,7 +168,9 @@ def run(args: argparse.Namespace) -> int:
         return _run_json(args, predictor)
     target = args.out if args.out else sys.stdout
     offset = 0
-    with Progress(None, desc="rows scored", quiet=args.quiet) as bar, TableWriter(target) as out:
+    safe = getattr(args, "spreadsheet_safe", True)
+    with Progress(None, desc="rows scored", quiet=args.quiet) as bar, \
+            TableWriter(target, spreadsheet_safe=safe) as out:
         for chunk in iter_table(args.input):
             if args.id_column is None and "patient_id" in chunk.columns:
                 args.id_column = "patient_id"
@@ -175,6 +182,10 @@ def run(args: argparse.Namespace) -> int:
             except ValidationError as exc:
                 raise shift_rows(exc, offset) from None
             if args.id_column is not None:
+                if args.id_column in result.columns:
+                    raise CliError(
+                        f"--id: column {args.id_column!r} has the name of an output column "
+                        f"({', '.join(map(str, result.columns))}); rename it in the input")
                 result = result.reset_index(drop=True)
                 result.insert(0, args.id_column, chunk[args.id_column].to_numpy())
             out.write(result)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -209,7 +210,7 @@ class CardSection:
         for p in self.paragraphs:
             out += [p, ""]
         for label, value in self.facts:
-            out.append(f"- **{label}**: {value}")
+            out.append(f"- **{label}**: {_md_escape(value)}")
         if self.facts:
             out.append("")
         if self.table is not None and len(self.table):
@@ -304,7 +305,7 @@ class ModelCard:
 
     def to_markdown(self) -> str:
         """Return the whole card as one Markdown document."""
-        parts = [f"# {self.title}", "", f"> **{NOT_FOR_CLINICAL_USE}**", ""]
+        parts = [f"# {_md_escape(self.title)}", "", f"> **{NOT_FOR_CLINICAL_USE}**", ""]
         parts += [s.to_markdown(level=2) for s in self.sections]
         return "\n".join(parts).rstrip() + "\n"
 
@@ -890,11 +891,27 @@ def _fmt_cell(v: Any) -> str:
     return str(v)
 
 
+_MD_SPECIAL = re.compile(r"([\\`*\[\]])")
+
+
+def _md_escape(text: Any) -> str:
+    """Make metadata text inert in Markdown: no raw HTML, links, images, code or emphasis.
+
+    ``<``, ``>`` and ``&`` become HTML entities (Markdown passes raw HTML through),
+    backslash, backtick, ``*``, ``[`` and ``]`` are backslash-escaped, and line
+    breaks become spaces (so a value cannot start a heading, list or block).
+    Underscores are kept: identifiers such as ``wild_type_2020`` stay readable
+    and an intra-word underscore does not emphasise in CommonMark.
+    """
+    text = html.escape(str(text), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\r", " ").replace("\n", " ")
+
+
 def _markdown_table(df: pd.DataFrame) -> str:
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in df.itertuples(index=False):
-        cells = [_fmt_cell(v).replace("|", "\\|").replace("\n", " ") for v in row]
+        cells = [_md_escape(_fmt_cell(v)).replace("|", "\\|") for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

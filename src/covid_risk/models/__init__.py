@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "ModelView": "covid_risk.models._view",
     "read_model_file": "covid_risk.models._view",
     "load": "covid_risk.models._load",
+    "load_bytes": "covid_risk.models._load",
     "read_manifest": "covid_risk.models._files",
     "RiskModel": "covid_risk.models._risk_model",
     "train": "covid_risk.models._train",

@@ -38,6 +38,7 @@ Every calibrator has ``transform(raw_log_odds) -> probability`` and JSON
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,8 @@ __all__ = [
     "DEFAULT_PRIOR_SD",
     "ISOTONIC_MIN_EVENTS",
     "ISOTONIC_MIN_GAIN",
+    "MAX_CALIBRATOR_KNOTS",
+    "MAX_CALIBRATOR_VALUE",
     "Calibrator",
     "IsotonicCalibrator",
     "SigmoidCalibrator",
@@ -257,13 +260,62 @@ Calibrator = SigmoidCalibrator | IsotonicCalibrator
 _CLASSES: dict[str, type] = {"sigmoid": SigmoidCalibrator, "isotonic": IsotonicCalibrator}
 
 
+MAX_CALIBRATOR_VALUE: float = 1e3
+"""Largest calibrator parameter read from a file (intercept, slope, knot), in absolute
+value: they are log-odds and slopes near 0 and 1 (the bundled ones are below 10)."""
+
+MAX_CALIBRATOR_KNOTS: int = 100_000
+"""Most isotonic knots read from a file (far above any calibration split's blocks)."""
+
+
+def _check_parameters(d: dict, method: str) -> None:
+    """Every parameter a finite number within :data:`MAX_CALIBRATOR_VALUE` (or ValueError)."""
+    if method == "sigmoid":
+        values = {"intercept": [d.get("intercept")], "slope": [d.get("slope")]}
+    else:
+        x, logit_p = d.get("x"), d.get("logit_p")
+        if not (isinstance(x, list) and isinstance(logit_p, list)
+                and 1 <= len(x) == len(logit_p) <= MAX_CALIBRATOR_KNOTS):
+            raise ValueError(
+                "Isotonic calibrator knots x and logit_p must be two lists of equal length, "
+                f"1 to {MAX_CALIBRATOR_KNOTS}; got {str(x)[:40]} and {str(logit_p)[:40]}."
+            )
+        values = {"x": x, "logit_p": logit_p}
+    for name, items in values.items():
+        for value in items:
+            ok = (type(value) in (int, float) and math.isfinite(value)
+                  and abs(value) <= MAX_CALIBRATOR_VALUE)
+            if not ok:
+                raise ValueError(
+                    f"Calibrator parameter {name} is {str(value)[:40]!r}; allowed: a finite "
+                    f"number within +-{MAX_CALIBRATOR_VALUE:g}."
+                )
+    if method == "sigmoid" and not d["slope"] > 0:
+        raise ValueError(f"Calibrator slope is {d['slope']!r}; allowed: above 0 (increasing).")
+    if method == "isotonic":
+        if any(b <= a for a, b in zip(d["x"], d["x"][1:], strict=False)):
+            raise ValueError("Isotonic calibrator knots x must be strictly increasing.")
+        if any(b < a for a, b in zip(d["logit_p"], d["logit_p"][1:], strict=False)):
+            raise ValueError("Isotonic calibrator values logit_p must be non-decreasing.")
+
+
 def calibrator_from_dict(d: dict) -> Calibrator:
-    """Rebuild a calibrator from its ``to_dict`` output (dispatching on ``method``)."""
+    """Rebuild a calibrator from its ``to_dict`` output (dispatching on ``method``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, or a parameter that is not a finite number within
+        :data:`MAX_CALIBRATOR_VALUE` (NaN would give NaN risks), a slope that is not
+        positive, or isotonic knots out of order.
+    """
     method = d.get("method") if isinstance(d, dict) else None
     if method not in _CLASSES:
         raise ValueError(
-            f"Unknown calibrator method {method!r}; expected one of {', '.join(_CLASSES)}."
+            f"Unknown calibrator method {str(method)[:40]!r}; expected one of "
+            f"{', '.join(_CLASSES)}."
         )
+    _check_parameters(d, method)
     return _CLASSES[method].from_dict(d)
 
 

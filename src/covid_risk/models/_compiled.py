@@ -187,7 +187,14 @@ class NativeBooster:
 
     @classmethod
     def from_text(cls, text: str) -> NativeBooster:
-        """Load a booster from LightGBM's text model (``Booster.model_to_string``)."""
+        """Load a booster from LightGBM's text model (``Booster.model_to_string``).
+
+        LightGBM's C parser trusts its input (a crafted text can crash or hang the
+        process), so pass only texts proven well-formed by
+        :func:`covid_risk.models._files.check_booster_text` -- every
+        :class:`~covid_risk.models.ModelView` holds only such texts -- or written by
+        LightGBM in this process.
+        """
         native = _native()
         handle = ctypes.c_void_p()
         iterations = ctypes.c_int()

@@ -52,9 +52,22 @@ written either: in LightGBM's deterministic mode the trees do not depend on it
 (each booster text records ``num_threads: 0`` and ``n_jobs`` is left out of the
 settings), so training with 1 or 2 threads gives the same file.
 
-Booster texts are also checked structurally (:func:`check_booster_text`) before
-LightGBM parses them, because its parser aborts the process on some damaged
-texts instead of raising.
+Booster texts are proven well-formed (:func:`check_booster_text`, a strict
+parser of LightGBM's text format in :mod:`._booster_text`) before LightGBM parses
+them, because its parser trusts its input: on a damaged or crafted text it can
+abort, crash, loop forever or allocate without bound instead of raising. With
+the sizes bounded (:data:`MAX_FILE_BYTES`, :data:`MAX_MANIFEST_BYTES`,
+:data:`MAX_JSON_PART_BYTES` and the booster limits of :mod:`._booster_text`)
+and every JSON part read with bounded depth and number size, no file that
+passes can crash or hang the process, and every number a model is built from
+is finite. This makes unsigned files (the default) safe to load; it does not
+make a forged model *right*: only the signature detects a deliberate change.
+
+Limits
+------
+:data:`MAX_FILE_BYTES` 512 MiB per file, :data:`MAX_MANIFEST_BYTES` 1 MiB,
+:data:`MAX_JSON_PART_BYTES` 16 MiB per JSON part (the bundled admission file is
+1.8 MB, its manifest 2.5 KB, its largest JSON part 7 KB).
 """
 
 from __future__ import annotations
@@ -71,13 +84,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from covid_risk._json import to_jsonable
+from covid_risk._json import bounded_loads, to_jsonable
 from covid_risk.exceptions import (
     IncompatibleModelError,
     ModelIntegrityError,
     NotAModelFileError,
 )
 from covid_risk.features.matrix import matrix_spec, matrix_spec_hash
+from covid_risk.models._booster_text import (
+    MAX_BOOSTER_BYTES,
+    BoosterTextError,
+    parse_booster_text,
+)
 from covid_risk.schema import SETTING_OUTCOMES, schema_hash
 
 __all__ = [
@@ -85,6 +103,9 @@ __all__ = [
     "FORMAT_VERSION",
     "KEY_ENV",
     "MAGIC",
+    "MAX_FILE_BYTES",
+    "MAX_JSON_PART_BYTES",
+    "MAX_MANIFEST_BYTES",
     "check_booster_text",
     "check_manifest",
     "check_parts",
@@ -100,6 +121,13 @@ MAGIC = b"\x89COVIDRISK\r\n\x1a\n"
 FORMAT = "covid_risk.model"
 FORMAT_VERSION = "1.0"
 KEY_ENV = "COVID_RISK_MODEL_KEY"
+MAX_FILE_BYTES = 512 * 1024 * 1024
+"""Largest model file read (the bundled admission model is 1.8 MB)."""
+MAX_MANIFEST_BYTES = 1024 * 1024
+"""Largest manifest read (the bundled ones are under 3 KB)."""
+MAX_JSON_PART_BYTES = 16 * 1024 * 1024
+"""Largest JSON part read (the bundled ones are under 8 KB)."""
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _HEADER = struct.Struct(">Q32s32s")
 _UNSIGNED = bytes(32)
 _PREFIX = len(MAGIC) + _HEADER.size
@@ -224,8 +252,10 @@ def _foreign(data: bytes, source: str) -> NotAModelFileError:
     )
 
 
-def split_file(data: bytes, source: str, hmac_key: str | bytes | None) -> tuple[dict, bytes]:
-    """Verify magic, header, manifest hash and signature; return (manifest, payload)."""
+def split_file(
+    data: bytes, source: str, hmac_key: str | bytes | None
+) -> tuple[dict, memoryview]:
+    """Verify magic, header, manifest hash and signature; return (manifest, payload view)."""
     if not data.startswith(MAGIC):
         if MAGIC.startswith(data) and data:
             raise ModelIntegrityError(f"{source} is truncated: it ends inside the signature.")
@@ -234,7 +264,15 @@ def split_file(data: bytes, source: str, hmac_key: str | bytes | None) -> tuple[
         raise ModelIntegrityError(
             f"{source} is truncated: {len(data)} bytes, shorter than the {_PREFIX}-byte header."
         )
+    if len(data) > MAX_FILE_BYTES:
+        raise ModelIntegrityError(
+            f"{source} is {len(data)} bytes; model files of at most {MAX_FILE_BYTES} are read."
+        )
     length, digest, signature = _HEADER.unpack_from(data, len(MAGIC))
+    if length > MAX_MANIFEST_BYTES:
+        raise ModelIntegrityError(
+            f"{source} states a manifest of {length} bytes; at most {MAX_MANIFEST_BYTES} allowed."
+        )
     end = _PREFIX + length
     if end > len(data):
         raise ModelIntegrityError(
@@ -259,24 +297,76 @@ def split_file(data: bytes, source: str, hmac_key: str | bytes | None) -> tuple[
                 f"{source} has a signature that does not match the key: it was changed or "
                 "signed with another key."
             )
-    try:
-        manifest = json.loads(manifest_bytes.decode("ascii"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelIntegrityError(f"{source} has an unreadable manifest ({exc}).") from None
+    manifest = bounded_loads(
+        manifest_bytes, f"{source} has an unreadable manifest; it", ModelIntegrityError
+    )
     if not isinstance(manifest, dict):
         raise ModelIntegrityError(f"{source} has a manifest that is not a JSON object.")
     if (manifest.get("signed") is True) == (signature == _UNSIGNED):
         state = ("says it is signed but has no signature" if signature == _UNSIGNED
                  else "says it is unsigned but its signature slot is not empty")
         raise ModelIntegrityError(f"{source} has been changed or corrupted: it {state}.")
-    return manifest, data[end:]
+    return manifest, memoryview(data)[end:]  # no copy: parts are sliced and hashed in place
+
+
+_MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
+    "format": (str,),
+    "format_version": (str,),
+    "library_version": (str,),
+    "lightgbm_version": (str,),
+    "schema_hash": (str,),
+    "matrix_hash": (str,),
+    "setting": (str,),
+    "outcomes": (list,),
+    "created": (str, type(None)),
+    "signed": (bool,),
+    "parts": (list,),
+}
+
+
+def _check_manifest_types(manifest: dict, source: str) -> None:
+    """Every manifest field present and of its JSON type (a list where a name belongs...)."""
+    for key, types in _MANIFEST_TYPES.items():
+        if key not in manifest:
+            raise ModelIntegrityError(f"{source} has a manifest without the field {key!r}.")
+        value = manifest[key]
+        if key.endswith("version") and not isinstance(value, str):
+            raise ModelIntegrityError(
+                f"Unreadable version {str(value)[:40]!r} in the field {key!r} of {source}; "
+                "allowed: a version string such as '1.0'."
+            )
+        if not isinstance(value, types):
+            allowed = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise ModelIntegrityError(
+                f"{source} has a manifest field {key!r} of {str(value)[:60]!r}; allowed: {allowed}."
+            )
+    if not all(isinstance(o, str) for o in manifest["outcomes"]):
+        raise ModelIntegrityError(
+            f"{source} has manifest outcomes {str(manifest['outcomes'])[:80]!r}; allowed: names."
+        )
+    for entry in manifest["parts"]:
+        ok = (
+            isinstance(entry, dict)
+            and isinstance(entry.get("name"), str)
+            and type(entry.get("size")) is int
+            and isinstance(entry.get("sha256"), str)
+            and _SHA256.fullmatch(entry["sha256"]) is not None
+        )
+        if not ok:
+            raise ModelIntegrityError(
+                f"{source} has a manifest part entry {str(entry)[:80]!r}; allowed: an object "
+                "with a name, an integer size and a hexadecimal sha256."
+            )
 
 
 def check_manifest(manifest: dict, source: str) -> None:
+    """Check a manifest's format, versions, schema and matrix against this covid_risk."""
     if manifest.get("format") != FORMAT:
         raise NotAModelFileError(
-            f"{source} is not a covid_risk model file (format {manifest.get('format')!r})."
+            f"{source} is not a covid_risk model file "
+            f"(format {str(manifest.get('format'))[:60]!r})."
         )
+    _check_manifest_types(manifest, source)
     version = str(manifest.get("format_version", ""))
     if _major(version) > _major(FORMAT_VERSION):
         raise IncompatibleModelError(
@@ -313,7 +403,7 @@ def check_manifest(manifest: dict, source: str) -> None:
         )
 
 
-def check_parts(manifest: dict, payload: bytes, source: str) -> dict[str, bytes]:
+def check_parts(manifest: dict, payload: bytes | memoryview, source: str) -> dict[str, bytes]:
     outcomes = manifest.get("outcomes")
     entries = manifest.get("parts")
     if not isinstance(outcomes, list) or not isinstance(entries, list) or not outcomes:
@@ -334,6 +424,12 @@ def check_parts(manifest: dict, payload: bytes, source: str) -> dict[str, bytes]
         raise ModelIntegrityError(
             f"{source} has parts {names} but a model of {outcomes} needs exactly {expected}."
         )
+    for name, size in zip(names, sizes, strict=True):
+        limit = MAX_BOOSTER_BYTES if name.startswith("boosters/") else MAX_JSON_PART_BYTES
+        if size > limit:
+            raise ModelIntegrityError(
+                f"{source}: part {name!r} is {size} bytes; at most {limit} are allowed."
+            )
     if min(sizes) < 0 or sum(sizes) != len(payload):
         problem = "truncated" if sum(sizes) > len(payload) else "longer than its manifest says"
         raise ModelIntegrityError(
@@ -350,7 +446,7 @@ def check_parts(manifest: dict, payload: bytes, source: str) -> dict[str, bytes]
                 f"{source}: part {name!r} does not match its SHA-256 in the manifest; the file "
                 "was changed, corrupted or its parts were rearranged."
             )
-        parts[name] = data
+        parts[name] = bytes(data)
     return parts
 
 
@@ -374,42 +470,40 @@ def read_manifest(path: Any, *, hmac_key: str | bytes | None = b"") -> dict:
     return manifest
 
 
-_TREE_SIZES = re.compile(r"^tree_sizes=([0-9 ]*)$", re.MULTILINE)
-_MAX_FEATURE = re.compile(r"^max_feature_idx=([0-9]+)$", re.MULTILINE)
+def check_booster_text(
+    text: str, n_features: int, where: str, feature_names: list[str] | None = None
+) -> None:
+    """Prove a LightGBM text model well-formed before LightGBM parses it.
 
+    LightGBM's parser aborts, crashes or hangs the process on some damaged or
+    crafted texts instead of raising, so every text is first read by
+    :func:`~covid_risk.models._booster_text.parse_booster_text` (header, every
+    tree, sizes and limits). This catches accidents and crafted texts alike;
+    against deliberate tampering with the model's *content*, sign the file.
 
-def check_booster_text(text: str, n_features: int, where: str) -> None:
-    """Check a LightGBM text model's structure before LightGBM parses it.
+    Parameters
+    ----------
+    text : str
+        The booster text.
+    n_features : int
+        The model's number of features.
+    where : str
+        The part's description for the message.
+    feature_names : list of str, optional
+        The model's feature names, which the text must repeat.
 
-    LightGBM's parser aborts the whole process on some malformed texts (a cut
-    model, for one), so a text whose hash was recomputed after damage must be
-    caught here: it must start like a LightGBM model, declare ``n_features``
-    features, hold exactly the trees its ``tree_sizes`` line announces (byte
-    for byte up to ``end of trees``) and end with its parameters. This catches
-    accidents; against deliberate tampering, sign the file.
+    Raises
+    ------
+    covid_risk.exceptions.ModelIntegrityError
+        Naming the part, the problem and what is allowed.
     """
-    problem = None
-    sizes_match = _TREE_SIZES.search(text)
-    feature_match = _MAX_FEATURE.search(text)
-    start = text.find("\nTree=0\n")
-    end = text.find("\nend of trees\n")
-    if not text.startswith("tree\nversion="):
-        problem = "does not start like a LightGBM text model"
-    elif sizes_match is None or feature_match is None:
-        problem = "has no tree_sizes or max_feature_idx line"
-    elif int(feature_match.group(1)) != n_features - 1:
-        problem = f"declares {int(feature_match.group(1)) + 1} features, not {n_features}"
-    elif start < 0 or end < start:
-        problem = "is cut: its trees are incomplete"
-    else:
-        sizes = [int(v) for v in sizes_match.group(1).split()]
-        body = text[start + 1 : end + 1].encode("utf-8")
-        if len(sizes) != text.count("\nTree=") or sum(sizes) != len(body):
-            problem = "holds trees that do not match its tree_sizes line"
-        elif "\nend of parameters\n" not in text[end:]:
-            problem = "is cut: its parameters are incomplete"
-    if problem:
-        raise ModelIntegrityError(f"{where} {problem}; the file is damaged.")
+    try:
+        parse_booster_text(text, n_features, feature_names)
+    except BoosterTextError as exc:
+        raise ModelIntegrityError(
+            f"{where} {exc}; the file is damaged or was edited. Sign model files to detect "
+            "deliberate changes."
+        ) from None
 
 
 def verified_parts(data: bytes, *, hmac_key: str | bytes | None = None,

@@ -14,6 +14,7 @@ from typing import Any
 import lightgbm as lgb
 
 from covid_risk.exceptions import ModelFileError, ModelIntegrityError
+from covid_risk.models._files import MAX_FILE_BYTES
 from covid_risk.models._risk_model import RiskModel
 from covid_risk.models._view import ModelView, read_model_file
 
@@ -81,6 +82,11 @@ def load(path: Any, *, hmac_key: str | bytes | None = None):
     """
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ModelIntegrityError(
+                f"{str(path)!r} is {size} bytes; model files of at most {MAX_FILE_BYTES} are read."
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise FileNotFoundError(f"No model file at {str(path)!r}.") from None

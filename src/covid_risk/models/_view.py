@@ -14,12 +14,12 @@ checked structurally before anything could hand it to LightGBM). The result, a
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from covid_risk._json import bounded_loads
 from covid_risk.exceptions import IncompatibleModelError, ModelFileError, ModelIntegrityError
 from covid_risk.features.matrix import matrix_spec
 from covid_risk.models._calibration import calibrator_from_dict
@@ -95,11 +95,13 @@ class ModelView:
                 f"{len(self.feature_names_)} features)")
 
 
-def _json_part(parts: Mapping[str, bytes], name: str, source: str) -> Any:
-    try:
-        return json.loads(parts[name])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelIntegrityError(f"{source} has an unreadable JSON part ({exc}).") from None
+def _json_part(parts: Mapping[str, bytes], name: str, source: str) -> dict:
+    """Read a JSON part with bounded depth and number size; it must be an object."""
+    value = bounded_loads(parts[name], f"{source} has an unreadable JSON part {name!r}; it",
+                          ModelIntegrityError)
+    if not isinstance(value, dict):
+        raise ModelIntegrityError(f"{source}: part {name!r} is not a JSON object.")
+    return value
 
 
 def _settings(doc: Mapping[str, Any]) -> dict:
@@ -147,6 +149,14 @@ def _view(manifest: Mapping[str, Any], parts: Mapping[str, bytes], source: str) 
     doc = _json_part(parts, "model.json", source)
     schema_doc = _json_part(parts, "schema.json", source)
     calibrator_docs = {o: _json_part(parts, f"calibrators/{o}.json", source) for o in outcomes}
+    names = doc.get("feature_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ModelIntegrityError(
+            f"{source}: model.json has feature_names {str(names)[:80]!r}; allowed: a list of "
+            "names."
+        )
+    if not isinstance(doc.get("settings"), dict) or not isinstance(doc.get("metadata"), dict):
+        raise ModelIntegrityError(f"{source}: model.json lacks its settings or metadata object.")
     setting = manifest["setting"]
     if schema_doc.get("matrix") != matrix_spec(setting):
         raise IncompatibleModelError(
@@ -168,7 +178,7 @@ def _view(manifest: Mapping[str, Any], parts: Mapping[str, bytes], source: str) 
             raise ModelIntegrityError(
                 f"{source}: the booster of {outcome!r} is not text.") from None
         check_booster_text(
-            texts[outcome], len(doc["feature_names"]), f"{source}: the booster of {outcome!r}"
+            texts[outcome], len(names), f"{source}: the booster of {outcome!r}", names
         )
     calibrators = {
         o: calibrator_from_dict({k: v for k, v in c.items() if k != "outcome"})

@@ -48,6 +48,7 @@ many threads at once.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import threading
@@ -246,15 +247,29 @@ class RiskPrediction:
 
 
 # ------------------------------------------------------------------------------ models
-_MODEL_CACHE: dict[tuple[str, int, int], Any] = {}
+_MODEL_CACHE: dict[tuple[str, str | None], Any] = {}
+"""(SHA-256 of the file's bytes, SHA-256 of the signing key or None) -> loaded model."""
+_STAT_CACHE: dict[tuple, tuple[str, str | None]] = {}
+"""(path, inode, size, mtime, ctime, key digest) -> the content key of :data:`_MODEL_CACHE`."""
 _MODEL_CACHE_LOCK = threading.Lock()
+
+
+def _signing_key_digest() -> str | None:
+    """SHA-256 of the signing key in effect (``COVID_RISK_MODEL_KEY``), or None."""
+    key = os.environ.get("COVID_RISK_MODEL_KEY") or None
+    return None if key is None else hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def resolve_model(model: Any, setting: str) -> Any:
     """Return a fitted model from ``None`` (bundled default), a path or a model object.
 
-    Loaded files are cached by path, size and modification time, so a tool calling
-    ``predict_risk(patient, model="my.crmodel")`` in a loop loads the file once.
+    Loaded files are cached by the SHA-256 of their bytes *and* the signing key in
+    effect (``COVID_RISK_MODEL_KEY``), so a tool calling
+    ``predict_risk(patient, model="my.crmodel")`` in a loop loads the file once, a
+    changed file is loaded (and verified) again, and setting or changing the key
+    re-verifies the file exactly as :func:`covid_risk.load` would (an unsigned file
+    is then refused). An unchanged file (same inode, size, modification and
+    status-change times) is not re-read to find its hash.
     """
     if setting not in SETTINGS:
         raise ValueError(
@@ -269,15 +284,24 @@ def resolve_model(model: Any, setting: str) -> Any:
         if not path.is_file():
             raise FileNotFoundError(f"Model file {str(path)!r} does not exist.")
         stat = path.stat()
-        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        signer = _signing_key_digest()
+        stat_key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns,
+                    stat.st_ctime_ns, signer)
         with _MODEL_CACHE_LOCK:
-            cached = _MODEL_CACHE.get(key)
+            content_key = _STAT_CACHE.get(stat_key)
+            cached = _MODEL_CACHE.get(content_key) if content_key is not None else None
         if cached is None:
-            from covid_risk.models import load
+            from covid_risk.models import load_bytes
 
-            cached = load(path)
+            data = path.read_bytes()
+            content_key = (hashlib.sha256(data).hexdigest(), signer)
             with _MODEL_CACHE_LOCK:
-                _MODEL_CACHE[key] = cached
+                cached = _MODEL_CACHE.get(content_key)
+            if cached is None:
+                cached = load_bytes(data, source=repr(str(path)))
+            with _MODEL_CACHE_LOCK:
+                _MODEL_CACHE[content_key] = cached
+                _STAT_CACHE[stat_key] = content_key
         return cached
     if not hasattr(model, "predict_proba") or not hasattr(model, "outcomes_"):
         raise TypeError(

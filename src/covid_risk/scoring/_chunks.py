@@ -10,6 +10,7 @@ discipline that never leaves a partial output behind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import secrets
@@ -48,10 +49,13 @@ __all__ = [
     "ScoreReport",
     "SourcePlan",
     "TableSink",
+    "FORMULA_PREFIXES",
+    "check_names",
     "check_paths",
     "default_rejects",
     "iter_chunks",
     "memory_note",
+    "neutralise_formulas",
     "output_schema",
     "peak_rss_mb",
     "plan_columns",
@@ -62,7 +66,6 @@ __all__ = [
     "remove_stale_temps",
     "replace_into_place",
     "resolve_options",
-
     "source_names",
     "table_format",
     "temp_path",
@@ -81,7 +84,10 @@ _SETTING_PREDICTORS: dict[str, tuple[str, ...]] = {
     "admission": ADMISSION_PREDICTORS,
 }
 _TMP_MARK = ".tmp-"
-_TMP_NAME = re.compile(r"\.tmp-(\d+)-[0-9a-f]+$")
+_TMP_TAG = "covid-risk-"
+FORMULA_PREFIXES: str = "=+-@\t\r"
+"""Leading characters that make a spreadsheet read a CSV cell as a formula (OWASP)."""
+_FORMULA_RE = "^([=+\\-@\t\r])"
 _ROW = "row"
 _CSV_NULLS = [""]  # only an empty CSV cell is read as missing; validate parses the rest
 
@@ -252,9 +258,33 @@ def table_format(path: str | os.PathLike, *, role: str = "file") -> str:
         ) from None
 
 
-def temp_path(path: Path) -> Path:
-    """Return a fresh temporary name next to ``path``: ``<name>.tmp-<pid>-<random>``."""
-    return path.with_name(f"{path.name}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+def _temp_check(name: str, pid: int, nonce: str) -> str:
+    return hashlib.sha256(f"covid_risk temp|{name}|{pid}|{nonce}".encode()).hexdigest()[:8]
+
+
+def temp_path(path: Path, pid: int | None = None) -> Path:
+    """Return a fresh temporary name next to ``path``.
+
+    The name is ``<name>.tmp-<pid>-covid-risk-<nonce><check>``: 8 random hex digits
+    and 8 hex digits of a SHA-256 of the name, process id and nonce. Only names
+    whose check digits verify are ever treated as ours (:func:`remove_stale_temps`),
+    so a user's file named like a temporary file (``keep.parquet.tmp-999999-abc``)
+    is never removed.
+    """
+    pid = os.getpid() if pid is None else int(pid)
+    nonce = secrets.token_hex(4)
+    tag = f"{_TMP_TAG}{nonce}{_temp_check(path.name, pid, nonce)}"
+    return path.with_name(f"{path.name}{_TMP_MARK}{pid}-{tag}")
+
+
+def _our_temp_pid(candidate: Path, name: str) -> int | None:
+    """Return the process id of ``candidate`` if it is exactly our temp name for ``name``."""
+    pattern = (re.escape(name) + r"\.tmp-([0-9]{1,10})-" + re.escape(_TMP_TAG)
+               + r"([0-9a-f]{8})([0-9a-f]{8})")
+    match = re.fullmatch(pattern, candidate.name)
+    if match is None or _temp_check(name, int(match.group(1)), match.group(2)) != match.group(3):
+        return None
+    return int(match.group(1))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -283,8 +313,9 @@ def remove_path(path: Path) -> None:
 def remove_stale_temps(path: Path) -> list[Path]:
     """Remove temporary files for ``path`` left by processes that no longer exist.
 
-    Only names of the form ``<path.name>.tmp-<pid>-<hex>`` whose process id is not
-    running on this machine are removed, so a concurrent run is never disturbed.
+    Only names made by :func:`temp_path` for ``path`` (their check digits verify),
+    owned by this user, whose process id is not running on this machine are
+    removed, so a concurrent run and a user's own files are never disturbed.
 
     Returns
     -------
@@ -296,11 +327,16 @@ def remove_stale_temps(path: Path) -> list[Path]:
     if not parent.is_dir():
         return removed
     prefix = path.name + _TMP_MARK
+    uid = getattr(os, "getuid", lambda: None)()
     for candidate in parent.iterdir():
         if not candidate.name.startswith(prefix):
             continue
-        match = _TMP_NAME.search(candidate.name)
-        if match and not _pid_alive(int(match.group(1))):
+        pid = _our_temp_pid(candidate, path.name)
+        if pid is None or _pid_alive(pid):
+            continue
+        with contextlib.suppress(OSError):
+            if uid is not None and candidate.lstat().st_uid != uid:
+                continue
             remove_path(candidate)
             removed.append(candidate)
     return removed
@@ -337,6 +373,7 @@ class ScoreOptions:
     id_column: str | None
     units: Mapping[str, str] | None
     columns: Mapping[str, str] | None
+    spreadsheet_safe: bool = True
 
 
 def _check_int(value: Any, name: str, minimum: int) -> int:
@@ -348,7 +385,7 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
 def resolve_options(
     model: Any, *, setting: str, outcomes: str | Sequence[str] | None, chunk_rows: Any,
     explain: bool, top: Any, id_column: Hashable | None, units: Mapping[str, str] | None,
-    columns: Mapping[str, str] | None,
+    columns: Mapping[str, str] | None, spreadsheet_safe: bool = True,
 ) -> ScoreOptions:
     """Check the options of :func:`score_file` against the model (errors say what to do)."""
     if setting not in SETTINGS:
@@ -384,6 +421,7 @@ def resolve_options(
         id_column=id_column,
         units=dict(units) if units else None,
         columns=dict(columns) if columns else None,
+        spreadsheet_safe=bool(spreadsheet_safe),
     )
 
 
@@ -447,7 +485,47 @@ def plan_columns(names: Sequence[str], options: ScoreOptions) -> SourcePlan:
             value=options.id_column))
     if problems:
         raise ValidationError(problems)
-    return SourcePlan(names, tuple(read), tuple(ignored), tuple(unknown))
+    plan = SourcePlan(names, tuple(read), tuple(ignored), tuple(unknown))
+    check_names(plan, options)
+    return plan
+
+
+def check_names(plan: SourcePlan, options: ScoreOptions) -> None:
+    """Refuse an id or source column whose name an output or rejects column already has.
+
+    The rule: output column names are fixed (``row`` or the id, then ``<outcome>``,
+    ``<outcome>_band`` and ``<outcome>_factors`` for *every* outcome of the setting,
+    chosen or not, so the rule does not depend on ``outcomes=``), and the rejects
+    file adds ``row``, ``fields`` and ``reason``. An ``id_column`` with one of
+    those names, or a source column read for the rejects file with one of the
+    rejects file's own names, is refused (a file with two columns of one name
+    cannot be read back); rename the column in the source.
+
+    Raises
+    ------
+    ValidationError
+        Naming the column and the names that are taken.
+    """
+    from covid_risk.schema import SETTING_OUTCOMES
+
+    taken = {_ROW}
+    for outcome in SETTING_OUTCOMES[options.setting]:
+        taken |= {outcome, f"{outcome}_band", f"{outcome}_factors"}
+    rejects_taken = {_ROW, "fields", "reason"}
+    problems = []
+    ident = options.id_column
+    if ident is not None and (ident in taken or ident in rejects_taken):
+        problems.append(Problem(ident, (
+            f"id_column={ident!r} has the name of an output column; the names row, fields, "
+            "reason and every outcome with its _band and _factors columns are taken. Rename "
+            "the id column in the source."), value=ident))
+    for name in plan.read:
+        if name != ident and name in rejects_taken:
+            problems.append(Problem(name, (
+                f"Source column {name!r} has the name of a rejects-file column (row, fields, "
+                "reason). Rename it in the source."), value=name))
+    if problems:
+        raise ValidationError(problems)
 
 
 def source_names(src: Path, fmt: str) -> tuple[list[str], int | None, dict[str, pa.DataType]]:
@@ -481,6 +559,21 @@ def _iter_csv(src: Path, read: Sequence[str]) -> Iterator[pa.RecordBatch]:
     )
     with csv.open_csv(src, convert_options=convert) as reader:
         yield from reader
+
+
+def _first_ragged_line(src: Path) -> str:
+    """`` (line N has M fields, the header K)`` for the first ragged CSV row, or ``""``."""
+    import csv as pycsv
+
+    with contextlib.suppress(OSError, UnicodeDecodeError, pycsv.Error), \
+            open(src, encoding="utf-8", newline="") as fh:
+        reader = pycsv.reader(fh)
+        header = next(reader, [])
+        for row in reader:
+            if row and len(row) != len(header):
+                return (f" (line {reader.line_num} has {len(row)} fields, the header "
+                        f"{len(header)})")
+    return ""
 
 
 def _iter_parquet(src: Path, read: Sequence[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
@@ -525,11 +618,27 @@ def readable(src: Path, fmt: str) -> Iterator[None]:
         yield
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         reason = re.sub(r"(got \d+):.*", r"\1", str(exc).strip(), flags=re.S)  # no row echo
+        if fmt == "csv" and ("UTF8" in reason or isinstance(exc, UnicodeDecodeError)):
+            reason += _first_bad_utf8(src)
+        elif fmt == "csv" and "columns, got" in reason:
+            reason += _first_ragged_line(src)
         raise ValidationError(Problem("<input>", (
             f"Could not read {str(src)!r} as {fmt.upper()}: {reason}. Check that it is a "
             "complete, well-formed file (for CSV: UTF-8 text with the same number of fields "
             "on every line; for a folder: the same columns in every Parquet file).")
         )) from None
+
+
+def _first_bad_utf8(src: Path) -> str:
+    """`` (line N, field M)`` of the first byte that is not UTF-8 in a CSV file, or ``""``."""
+    with contextlib.suppress(OSError), open(src, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                field = line[: exc.start].count(b",") + 1
+                return f" (line {number}, about field {field}: byte {line[exc.start]:#04x})"
+    return ""
 
 
 def iter_chunks(src: Path, fmt: str, read: Sequence[str], chunk_rows: int) -> Iterator[pa.Table]:
@@ -715,6 +824,10 @@ class ChunkScorer:
         for name in values.columns:
             if name != ident:
                 out[name] = values[name].to_numpy()
+        if self.options.spreadsheet_safe:
+            for name in out.columns:
+                if pd.api.types.is_string_dtype(out[name].dtype):
+                    out[name] = neutralise_formulas(out[name].astype(object))
         return out
 
     # -- scoring -------------------------------------------------------------------
@@ -807,12 +920,48 @@ def rejects_columns(plan: SourcePlan, options: ScoreOptions) -> list[str]:
 # --------------------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------------------
-class TableSink:
-    """Incremental Parquet or CSV writer for one schema."""
+def neutralise_formulas(values: Any) -> Any:
+    """Prefix ``'`` to text that a spreadsheet would run as a formula (OWASP CSV injection).
 
-    def __init__(self, path: Path, fmt: str, schema: pa.Schema) -> None:
+    A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    gets a leading apostrophe, which spreadsheets show as text and do not evaluate.
+    Non-text values pass unchanged.
+
+    Parameters
+    ----------
+    values : pandas.Series or pyarrow array
+        The cells of one column.
+
+    Returns
+    -------
+    pandas.Series or pyarrow array
+        The same cells, neutralised.
+
+    Examples
+    --------
+    >>> neutralise_formulas(pd.Series(["=HYPERLINK(1)", "ok", None, 3])).tolist()
+    ["'=HYPERLINK(1)", 'ok', None, 3]
+    """
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            return values
+        return pc.replace_substring_regex(values, pattern=_FORMULA_RE, replacement="'\\1")
+    return values.map(lambda v: "'" + v if isinstance(v, str) and v[:1] and v[0] in
+                      FORMULA_PREFIXES else v)
+
+
+class TableSink:
+    """Incremental Parquet or CSV writer for one schema.
+
+    With ``spreadsheet_safe`` (CSV only), text cells are written through
+    :func:`neutralise_formulas`.
+    """
+
+    def __init__(self, path: Path, fmt: str, schema: pa.Schema, *,
+                 spreadsheet_safe: bool = False) -> None:
         self.path = path
         self.schema = schema
+        self.neutralise = spreadsheet_safe and fmt == "csv"
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
@@ -826,6 +975,9 @@ class TableSink:
     def write(self, table: pa.Table) -> None:
         """Append ``table`` (same schema)."""
         if table.num_rows:
+            if self.neutralise:
+                table = pa.table([neutralise_formulas(c) for c in table.columns],
+                                 schema=self.schema)
             self._writer.write_table(table)
             self.rows += table.num_rows
 
@@ -858,9 +1010,12 @@ class RejectsSink:
 
 
 def default_rejects(dst: Path) -> Path:
-    """``out.parquet`` -> ``out.rejects.csv`` (next to the destination)."""
-    stem = dst.name[: -len(dst.suffix)] if dst.suffix else dst.name
-    return dst.with_name(f"{stem}.rejects.csv")
+    """``out.parquet`` -> ``out.parquet.rejects.csv`` (next to the destination).
+
+    Derived from the full name, so ``out.csv`` and ``out.parquet`` have different
+    rejects files and one run cannot replace another's.
+    """
+    return dst.with_name(f"{dst.name}.rejects.csv")
 
 
 def check_paths(src: Path, dst: Path, rejects: Path, *, dst_is_folder: bool = False) -> None:
@@ -879,6 +1034,14 @@ def check_paths(src: Path, dst: Path, rejects: Path, *, dst_is_folder: bool = Fa
             f"src, dst and rejects must be three different paths; got {str(src)!r}, "
             f"{str(dst)!r} and {str(rejects)!r}."
         )
+    if src.is_dir():
+        inside = [(role, path) for role, path in (("dst", dst), ("rejects", rejects))
+                  if src.resolve() in path.resolve().parents]
+        if inside:
+            role, path = inside[0]
+            raise ValidationError(Problem(role, (
+                f"{role} {str(path)!r} is inside the source folder {str(src)!r}; the next run "
+                "would read it as input. Write outside the source folder."), value=str(path)))
     if not dst_is_folder and dst.is_dir():
         raise IsADirectoryError(
             f"dst {str(dst)!r} is a folder; give a file name ending in "

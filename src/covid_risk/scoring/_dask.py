@@ -191,7 +191,7 @@ def _score_piece(
 def score_dask(
     src: Path, dst: Path, *, model: Any, setting: str, outcomes: Any, chunk_rows: int,
     explain: bool, top: int, rejects: Path | None, id_column: str | None, units: Any,
-    columns: Any, client: Any, progress: bool,
+    columns: Any, client: Any, progress: bool, spreadsheet_safe: bool = True,
 ) -> ScoreReport:
     """Score a Parquet file or folder across Dask workers (see :func:`covid_risk.score_file`)."""
     dd, _ = require_dask()
@@ -218,7 +218,8 @@ def score_dask(
     resolved = resolve_model(model, setting)
     options = resolve_options(
         resolved, setting=setting, outcomes=outcomes, chunk_rows=chunk_rows, explain=explain,
-        top=top, id_column=id_column, units=units, columns=columns)
+        top=top, id_column=id_column, units=units, columns=columns,
+        spreadsheet_safe=spreadsheet_safe)
     names, _n_rows, types = source_names(src, "parquet")
     plan = plan_columns(names, options)
 
@@ -231,10 +232,10 @@ def score_dask(
     blob = resolved.to_bytes(hmac_key=b"")
     digest = hashlib.sha256(blob).hexdigest()
 
-    for path in (dst, rejects):
+    parts = rejects.with_name(rejects.name + ".parts")
+    for path in (dst, rejects, parts):  # the work folder of a killed run is ours too
         remove_stale_temps(path)
-    tmp_out, tmp_rej, work = temp_path(dst), temp_path(rejects), temp_path(rejects.with_name(
-        rejects.name + ".parts"))
+    tmp_out, tmp_rej, work = temp_path(dst), temp_path(rejects), temp_path(parts)
     from covid_risk.progress import stage
 
     width = max(5, len(str(len(pieces))))

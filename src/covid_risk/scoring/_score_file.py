@@ -23,13 +23,34 @@
    :func:`covid_risk.predict_risk` does for a DataFrame.
 4. **Write** the results incrementally (``pyarrow.parquet.ParquetWriter`` or
    ``pyarrow.csv.CSVWriter``) to a temporary file next to the destination,
-   ``<dst>.tmp-<pid>-<random>``, which is renamed onto ``dst`` with
+   ``<dst>.tmp-<pid>-covid-risk-<random><check>`` (the check digits, a hash of
+   the name, process id and random part, mark it as ours), which is renamed onto ``dst`` with
    :func:`os.replace` only when every chunk has been written (the rejects file
    likewise, just before). A run that fails or is killed therefore never leaves a
    file named ``dst`` that looks complete; on an exception the temporary files are
    removed, and temporary files left by a killed process (whose process id no
-   longer exists) are removed by the next run for the same destination. A rerun
-   simply redoes the work.
+   longer exists) are removed by the next run for the same destination -- only
+   names whose check digits verify and that this user owns, so a user's file
+   named like a temporary file is never touched. A rerun simply redoes the work.
+
+Names that cannot collide
+-------------------------
+The rejects file defaults to the *full* output name plus ``.rejects.csv``
+(``out.csv.rejects.csv``, ``out.parquet.rejects.csv``), so two outputs never
+share one. An ``id_column`` named like an output column (``row``, ``fields``,
+``reason``, any outcome of the setting or its ``_band``/``_factors`` column) is
+refused, as is an output or rejects path inside a source folder (the next run
+would read it as input).
+
+Spreadsheet-safe CSV
+--------------------
+CSV outputs and rejects files are opened in spreadsheets, which run a cell that
+starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return as a formula
+(CSV injection: an id such as ``=HYPERLINK(...)``). By default
+(``spreadsheet_safe=True``) such *text* cells get a leading apostrophe (the
+OWASP rule), which spreadsheets display as text; numbers are never changed.
+Pass ``spreadsheet_safe=False`` when the CSV is read by programs only, to keep
+every text cell exactly as read. Parquet outputs are never changed.
 
 Output
 ------
@@ -113,6 +134,7 @@ def score_file(
     engine: str = "local",
     client: Any = None,
     progress: bool = True,
+    spreadsheet_safe: bool = True,
 ) -> ScoreReport:
     """Score a Parquet or CSV file of any size, chunk by chunk, with bounded memory.
 
@@ -141,12 +163,15 @@ def score_file(
     top : int, default=3
         Factors per direction with ``explain=True``.
     rejects : str or path-like, optional
-        CSV file for rejected rows (default: ``dst`` with suffix ``.rejects.csv``).
-        Always written, with only its header when nothing was rejected.
+        CSV file for rejected rows (default: the full name of ``dst`` followed by
+        ``.rejects.csv``, e.g. ``out.csv.rejects.csv``). Always written, with only
+        its header when nothing was rejected.
     id_column : str, optional
         Source column copied, untouched, to the output as the row identifier
         (with its Parquet type; from CSV it stays text, leading zeros included).
-        Default: a ``row`` column with the 0-based row number in the source.
+        Default: a ``row`` column with the 0-based row number in the source. A
+        name already taken by an output column (``row``, ``fields``, ``reason``, an
+        outcome or its ``_band``/``_factors`` column) is refused.
     units : dict of str to str, optional
         Field -> unit of its values, as for :func:`covid_risk.validate`.
     columns : dict of str to str, optional
@@ -160,6 +185,11 @@ def score_file(
         The Dask client for ``engine="dask"`` (default: the current client).
     progress : bool, default=True
         Draw a progress line on standard error (only when it is a terminal).
+    spreadsheet_safe : bool, default=True
+        In CSV outputs and the rejects file, prefix ``'`` to text cells starting
+        with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, so that a
+        spreadsheet shows them instead of running them as formulas (OWASP CSV
+        injection). ``False`` writes text exactly as read, for machine readers.
 
     Returns
     -------
@@ -171,9 +201,10 @@ def score_file(
     ------
     ValidationError
         For problems with the file as a whole (a required column absent, a column
-        twice, an unknown unit). Row-level problems never raise: those rows go to
-        the rejects file and a :class:`~covid_risk.exceptions.DataQualityWarning`
-        gives the counts.
+        twice, an unknown unit, an unreadable CSV line, named by its number), an
+        id column named like an output column, or an output inside the source
+        folder. Row-level problems never raise: those rows go to the rejects file
+        and a :class:`~covid_risk.exceptions.DataQualityWarning` gives the counts.
     FileNotFoundError
         If ``src`` or the folder of ``dst`` does not exist.
 
@@ -198,11 +229,12 @@ def score_file(
             src, dst, model=model, setting=setting, outcomes=outcomes, chunk_rows=chunk_rows,
             explain=explain, top=top, rejects=rejects_path, id_column=id_column, units=units,
             columns=columns, client=client, progress=progress,
+            spreadsheet_safe=spreadsheet_safe,
         )
     return _score_local(
         src, dst, rejects_path, model=model, setting=setting, outcomes=outcomes,
         chunk_rows=chunk_rows, explain=explain, top=top, id_column=id_column, units=units,
-        columns=columns, progress=progress,
+        columns=columns, progress=progress, spreadsheet_safe=spreadsheet_safe,
     )
 
 
@@ -211,7 +243,7 @@ def _score_local(
     outcomes: str | Sequence[str] | None, chunk_rows: int, explain: bool, top: int,
     id_column: str | None, units: Mapping[str, str] | None,
     columns: Mapping[str, str] | None, progress: bool,
-    on_chunk: Callable[[int], None] | None = None,
+    on_chunk: Callable[[int], None] | None = None, spreadsheet_safe: bool = True,
 ) -> ScoreReport:
     start = time.perf_counter()
     fmt_out = table_format(dst, role="dst")
@@ -220,7 +252,8 @@ def _score_local(
     resolved = resolve_model(model, setting)
     options = resolve_options(
         resolved, setting=setting, outcomes=outcomes, chunk_rows=chunk_rows, explain=explain,
-        top=top, id_column=id_column, units=units, columns=columns)
+        top=top, id_column=id_column, units=units, columns=columns,
+        spreadsheet_safe=spreadsheet_safe)
     with readable(src, fmt_in):
         names, n_rows, types = source_names(src, fmt_in)
     plan = plan_columns(names, options)
@@ -240,7 +273,8 @@ def _score_local(
     reject_fields: Counter = Counter()
     implausible: Counter = Counter()
     try:
-        sink = TableSink(tmp_out, fmt_out, scorer.schema)
+        sink = TableSink(tmp_out, fmt_out, scorer.schema,
+                         spreadsheet_safe=options.spreadsheet_safe)
         rej = RejectsSink(tmp_rej, rejects_columns(plan, options))
         with Progress(n_rows, desc="rows scored", quiet=not progress) as bar:
             for table in iter_chunks(src, fmt_in, plan.read, options.chunk_rows):
