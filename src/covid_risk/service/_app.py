@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import os
 import platform
@@ -23,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import covid_risk
+from covid_risk._json import bounded_loads
 from covid_risk.exceptions import DataQualityWarning
 from covid_risk.schema import FIELDS, SETTING_OUTCOMES, SETTINGS
 from covid_risk.service._cds import CDS_SERVICES, cds_answer, cds_discovery
@@ -170,11 +170,10 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         if not body:
             raise RequestError(400, "The body is empty; send a JSON object (one patient) or "
                                "a list of them.")
-        try:
-            return json.loads(body)
-        except (ValueError, RecursionError) as exc:
-            where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
-            raise RequestError(400, f"The body is not valid JSON{where}.") from None
+        try:  # bounded nesting and number size; NaN is left for validation to judge
+            return bounded_loads(bytes(body), "The body", ValueError, finite=False)
+        except ValueError as exc:
+            raise RequestError(400, str(exc)) from None
 
     async def limited(fn, *args) -> Any:
         try:

@@ -25,10 +25,11 @@ CDS_SERVICES: dict[str, str] = {
 }
 """CDS service id -> setting."""
 
-INDICATOR = {"low": "info", "intermediate": "info", "high": "warning", "very high": "critical"}
+INDICATOR = {"low": "info", "intermediate": "info", "high": "warning", "very high": "critical",
+             "unknown": "warning"}
 """Band -> card indicator."""
 
-_BAND_ORDER = ("low", "intermediate", "high", "very high")
+_BAND_ORDER = ("low", "intermediate", "high", "very high", "unknown")
 _PREFETCH_KEYS = ("patient", "observations", "conditions")
 
 
