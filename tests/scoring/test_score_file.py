@@ -460,3 +460,25 @@ def test_reading_holds_one_row_group_not_the_whole_file(patients, tmp_path):
     # one reader for the whole file pre-buffers (and keeps) all of it: ~75 % of its size
     assert len(held) == 15
     assert max(held) < 0.35 * path.stat().st_size
+
+
+def test_peak_memory_is_the_scorers_own_not_its_parents():
+    """ScoreReport.peak_rss_mb reads VmHWM: ru_maxrss keeps the parent's size across exec."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import subprocess, sys
+        import numpy as np
+        big = np.ones(50_000_000)  # 400 MB held by the parent while the child starts
+        child = ("from covid_risk.scoring._chunks import peak_rss_mb; "
+                 "print(peak_rss_mb())")
+        out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True,
+                             check=True)
+        print(out.stdout.strip(), big.nbytes / 2**20)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    child_peak, parent_mb = (float(x) for x in out.stdout.split())
+    assert 0 < child_peak < parent_mb / 2

@@ -221,7 +221,20 @@ def _counts_text(counts: Mapping[str, int]) -> str:
 
 
 def peak_rss_mb() -> float | None:
-    """Return this process's peak resident memory in MB (``None`` if unknown)."""
+    """Return this process's peak resident memory in MB (``None`` if unknown).
+
+    On Linux this is ``VmHWM`` of ``/proc/self/status``: ``ru_maxrss`` would also count
+    the memory of the parent at the moment it started this process (the high-water mark
+    survives ``exec``), so a scorer started from a large process would report the
+    parent's size.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError):  # not Linux
+        pass
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows
